@@ -193,6 +193,7 @@ def _parse_hsl(args: list[tuple[float, str]], original: str, field: str) -> Colo
         fractions.append(number / 100.0)
     saturation, lightness = fractions
     alpha = _alpha(args[3] if len(args) == 4 else None, original, field)
+
     # CSS Color 4 §7.1 hsl-to-rgb
     def channel(n: float) -> int:
         k = (n + hue / 30.0) % 12.0

@@ -129,7 +129,9 @@ class MissingGlyphError(TextError):
 
     code = "missing_glyph"
 
-    def __init__(self, message: str, *, field: str | None = None, chars: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, chars: Sequence[str] = ()
+    ) -> None:
         self.chars = tuple(chars)
         shown = " ".join(f"U+{ord(c):04X}" for c in self.chars[:10])
         super().__init__(f"{message}: {shown}" if shown else message, field=field)
