@@ -10,9 +10,9 @@ Accepted forms (case-insensitive, surrounding whitespace ignored):
 * the 148 CSS named colours and ``transparent``
 * a sequence of 3 or 4 integers 0–255 (from Python or JSON)
 
-Unlike browsers, out-of-range channels are an error, not clamped: ``rgb(300, 0, 0)`` in a template is
-almost always a typo. Every error is a :class:`~fastshare.errors.ColorError` naming the field and the
-value.
+Unlike browsers, out-of-range channels are an error, not clamped: ``rgb(300, 0, 0)`` in a
+template is almost always a typo. Every error is a :class:`~fastshare.errors.ColorError` naming
+the field and the value.
 """
 
 from __future__ import annotations

@@ -232,6 +232,6 @@ class CancelledError(ServerError):
 
 
 class ShareImageBounceError(ServerError):
-    """A pipeline run stopped on request; partial outputs were removed and the work can be requeued."""
+    """A pipeline run stopped on request; partial outputs were removed, the work can be requeued."""
 
     code = "bounced"

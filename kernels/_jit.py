@@ -27,4 +27,4 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
 def kernel(fn: F) -> F:
     """Compile ``fn`` as a fastshare kernel: nopython, nogil, cached, fastmath without nnan/ninf."""
-    return numba.njit(nogil=True, cache=True, fastmath=set(FASTMATH))(fn)  # type: ignore[no-any-return]
+    return numba.njit(nogil=True, cache=True, fastmath=set(FASTMATH))(fn)  # type: ignore[return-value]
