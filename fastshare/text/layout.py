@@ -1,0 +1,739 @@
+"""Text layout: style, wrapping, auto-fit, ellipsis, BiDi line reordering, alignment, placement.
+
+``layout_text(registry, text, style, box_width, box_height)`` runs the pipeline up to glyph
+positions — normalise → itemise (graphemes, font fallback, scripts, BiDi levels) → shape (once,
+in em) → break (UAX #14) → fit (binary search on a 2 px size ladder, greedy wrap in numba) →
+wrap (greedy or balanced) → clamp to max lines with an ellipsis → per-line reshaping where a
+break is unsafe → L2 reordering → alignment — and never rasterises. Positions are 26.6 fixed
+point relative to the box's top-left corner, y down, glyph origins on the baseline.
+
+A :class:`TextLayout` is immutable, holds no FreeType state and can be drawn from any thread.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from fastshare.errors import LimitError, TextError, ValueRangeError
+from fastshare.kernels.text import BRK_GRAPHEME, BRK_MANDATORY, BRK_OPPORTUNITY, wrap_greedy
+from fastshare.text import bidi
+from fastshare.text.breaking import break_classes, hanging_spaces
+from fastshare.text.fonts import DEFAULT_FAMILY, Font, FontChain
+from fastshare.text.itemize import NEWLINE_FONT, Itemized, Run, itemize, normalize
+from fastshare.text.shape import Shaped, concat, shape_range, shape_runs
+
+if TYPE_CHECKING:
+    from fastshare.text.fonts import FontRegistry
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "SIZE_STEP",
+    "GlyphPlacement",
+    "LineBox",
+    "TextLayout",
+    "TextStyle",
+    "layout_text",
+    "measure",
+    "size_ladder",
+]
+
+#: longest accepted input text, in code points (before normalisation); LimitError above
+MAX_TEXT_CHARS = 10_000
+#: auto-fit sizes are snapped down to multiples of this (px) so the glyph cache keeps hitting
+SIZE_STEP = 2
+#: smallest and largest font size accepted (px)
+MIN_SIZE, MAX_SIZE = 1.0, 2048.0
+
+Align = Literal["left", "center", "right", "start", "end"]
+VAlign = Literal["top", "middle", "bottom"]
+
+_ELLIPSIS = 0x2026
+_STRIP_BEFORE_ELLIPSIS = frozenset(" \u00a0\u3000,;:.-–—‐‑·、，。・…\u200b")
+_FEATURE_TAG_LEN = 4
+
+
+def _check_number(value: Any, name: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = f"must be a number in [{lo:g}, {hi:g}]"
+        raise ValueRangeError(msg, field=name, value=value)
+    v = float(value)
+    if not (lo <= v <= hi) or math.isnan(v):
+        msg = f"must be in [{lo:g}, {hi:g}]"
+        raise ValueRangeError(msg, field=name, value=value)
+    return v
+
+
+def _check_choice(value: Any, name: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        msg = f"must be one of {', '.join(choices)}"
+        raise ValueRangeError(msg, field=name, value=value)
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """How to set a text block. Every field is validated on construction (ValueRangeError).
+
+    fonts:           family names in fallback order (then the bundled script fallbacks)
+    weight, italic:  CSS-like face selection (variable fonts are instanced at ``weight``)
+    size:            font size in px (the size used when not fitting; upper bound for "shrink")
+    size_range:      ``(min, max)`` px: auto-fit; ``None``: fixed ``size``
+    fit:             "grow": largest ladder size in ``size_range`` that fits; "shrink": ``size``
+                     when it fits, else the largest smaller ladder size down to ``min``
+    line_height:     line box height as a multiple of the size (CSS ``line-height: 1.2``)
+    letter_spacing:  extra advance after each cluster, in em (not inside cursive scripts)
+    max_lines:       at most this many lines (``None``: as many as the box height allows)
+    wrap:            "greedy" (first fit), "balance" (CSS ``text-wrap: balance``), "none"
+    overflow:        "ellipsis" (cut at a word when sensible, append "…") or "clip"
+    align:           left / center / right / start / end (start/end follow the paragraph)
+    valign:          top / middle / bottom inside the box height
+    direction:       "auto" (first strong character), "ltr" or "rtl" paragraph direction
+    features:        OpenType features, e.g. ``{"ss01": True, "tnum": True, "liga": False}``
+    language:        BCP 47 tag for shaping (``locl``) and CJK font choice, e.g. "ja", "sr"
+    whitespace:      "collapse" (default; newlines kept) or "preserve"
+    missing_glyphs:  "notdef" (draw .notdef boxes), "skip" (drop) or "error" (MissingGlyphError)
+    variations:      extra variable-font axis values, e.g. ``{"opsz": 32}``
+    """
+
+    fonts: tuple[str, ...] = (DEFAULT_FAMILY,)
+    weight: float = 400
+    italic: bool = False
+    size: float = 48.0
+    size_range: tuple[float, float] | None = None
+    fit: Literal["grow", "shrink"] = "grow"
+    line_height: float = 1.2
+    letter_spacing: float = 0.0
+    max_lines: int | None = None
+    wrap: Literal["greedy", "balance", "none"] = "greedy"
+    overflow: Literal["ellipsis", "clip"] = "ellipsis"
+    align: Align = "start"
+    valign: VAlign = "top"
+    direction: Literal["auto", "ltr", "rtl"] = "auto"
+    features: tuple[tuple[str, int], ...] | Mapping[str, bool | int] = ()
+    language: str | None = None
+    whitespace: Literal["collapse", "preserve"] = "collapse"
+    missing_glyphs: Literal["notdef", "skip", "error"] = "notdef"
+    variations: tuple[tuple[str, float], ...] | Mapping[str, float] = ()
+
+    def __post_init__(self) -> None:
+        fonts = (self.fonts,) if isinstance(self.fonts, str) else tuple(self.fonts)
+        if not fonts or not all(isinstance(f, str) and f.strip() for f in fonts):
+            msg = "must be a non-empty list of font family names"
+            raise ValueRangeError(msg, field="fonts", value=self.fonts)
+        object.__setattr__(self, "fonts", fonts)
+        object.__setattr__(self, "weight", _check_number(self.weight, "weight", 1, 1000))
+        object.__setattr__(self, "size", _check_number(self.size, "size", MIN_SIZE, MAX_SIZE))
+        if self.size_range is not None:
+            try:
+                lo, hi = self.size_range
+            except (TypeError, ValueError):
+                msg = "must be a pair (min, max)"
+                raise ValueRangeError(msg, field="size_range", value=self.size_range) from None
+            lo = _check_number(lo, "size_range[0]", MIN_SIZE, MAX_SIZE)
+            hi = _check_number(hi, "size_range[1]", MIN_SIZE, MAX_SIZE)
+            if lo > hi:
+                msg = "min must not exceed max"
+                raise ValueRangeError(msg, field="size_range", value=self.size_range)
+            object.__setattr__(self, "size_range", (lo, hi))
+        _check_choice(self.fit, "fit", ("grow", "shrink"))
+        object.__setattr__(
+            self, "line_height", _check_number(self.line_height, "line_height", 0.1, 10)
+        )
+        object.__setattr__(
+            self, "letter_spacing", _check_number(self.letter_spacing, "letter_spacing", -1, 10)
+        )
+        if self.max_lines is not None and (
+            isinstance(self.max_lines, bool)
+            or not isinstance(self.max_lines, int)
+            or not 1 <= self.max_lines <= 1000
+        ):
+            msg = "must be an integer in [1, 1000] or None"
+            raise ValueRangeError(msg, field="max_lines", value=self.max_lines)
+        _check_choice(self.wrap, "wrap", ("greedy", "balance", "none"))
+        _check_choice(self.overflow, "overflow", ("ellipsis", "clip"))
+        _check_choice(self.align, "align", ("left", "center", "right", "start", "end"))
+        _check_choice(self.valign, "valign", ("top", "middle", "bottom"))
+        _check_choice(self.direction, "direction", ("auto", "ltr", "rtl"))
+        _check_choice(self.whitespace, "whitespace", ("collapse", "preserve"))
+        _check_choice(self.missing_glyphs, "missing_glyphs", ("notdef", "skip", "error"))
+        feats = dict(self.features) if not isinstance(self.features, dict) else self.features
+        clean: dict[str, int] = {}
+        for tag, value in feats.items():
+            if not isinstance(tag, str) or len(tag) != _FEATURE_TAG_LEN or not tag.isascii():
+                msg = "OpenType feature tags are 4 ASCII characters"
+                raise ValueRangeError(msg, field="features", value=tag)
+            if isinstance(value, bool):
+                clean[tag] = int(value)
+            elif isinstance(value, int) and 0 <= value <= 0xFFFF:
+                clean[tag] = value
+            else:
+                msg = f"feature {tag!r} must be a boolean or an integer in [0, 65535]"
+                raise ValueRangeError(msg, field="features", value=value)
+        object.__setattr__(self, "features", tuple(sorted(clean.items())))
+        if self.language is not None and (
+            not isinstance(self.language, str) or not 1 <= len(self.language) <= 35
+        ):
+            msg = "must be a BCP 47 language tag such as 'en', 'ar', 'zh-Hant'"
+            raise ValueRangeError(msg, field="language", value=self.language)
+        var = dict(self.variations) if not isinstance(self.variations, dict) else self.variations
+        for tag, value in var.items():
+            if not isinstance(tag, str) or len(tag) != _FEATURE_TAG_LEN:
+                msg = "variation axis tags are 4 characters"
+                raise ValueRangeError(msg, field="variations", value=tag)
+            _check_number(value, f"variations.{tag}", -1e5, 1e5)
+        object.__setattr__(
+            self, "variations", tuple(sorted((t, float(v)) for t, v in var.items()))
+        )
+
+    @property
+    def feature_dict(self) -> dict[str, bool | int]:
+        return {t: (bool(v) if v in (0, 1) else v) for t, v in self.features}  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class LineBox:
+    """One laid-out line. Geometry in px relative to the box's top-left corner, y down."""
+
+    start: int  # first code point (normalised text)
+    end: int  # one past the last code point shown (hanging spaces and newline excluded)
+    text: str  # what the line shows (with "…" when it was cut)
+    x: float  # left edge of the line's advance box
+    y: float  # top of the line box
+    width: float  # advance width (trailing spaces excluded)
+    height: float  # line box height (size × line_height)
+    baseline: float  # baseline y
+    rtl: bool  # paragraph direction
+    glyph_start: int  # slice of TextLayout.glyphs
+    glyph_end: int
+    ellipsis: bool = False
+
+
+@dataclass(frozen=True)
+class GlyphPlacement:
+    """Positioned glyphs (length G, visual order per line). Positions are 26.6 fixed point
+    relative to the box's top-left corner, y down, at each glyph's origin on its baseline."""
+
+    font: np.ndarray  # int16, index into TextLayout.fonts
+    gid: np.ndarray  # int64
+    x26: np.ndarray  # int64
+    y26: np.ndarray  # int64
+    cluster: np.ndarray  # int64, code point in TextLayout.text (-1: inserted ellipsis)
+
+    @property
+    def count(self) -> int:
+        return int(self.gid.shape[0])
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """The result of laying out a text block. Never holds rasterised pixels."""
+
+    text: str  # normalised text
+    style: TextStyle
+    size: float  # font size used (px; fitted when size_range was given)
+    box_width: float | None
+    box_height: float | None
+    lines: tuple[LineBox, ...]
+    glyphs: GlyphPlacement
+    fonts: tuple[Font, ...]  # the chain's fonts; GlyphPlacement.font indexes it
+    emoji_font: int  # index in ``fonts`` of the colour emoji font, or -1
+    width: float  # widest line (px)
+    height: float  # lines × line box height (px)
+    top: float  # y of the first line box (valign offset)
+    truncated: bool  # text was cut (max lines / box height)
+    missing: int  # characters no font covers (drawn as .notdef, skipped, or ...)
+    missing_chars: tuple[str, ...]
+    direction: Literal["ltr", "rtl"]  # of the first paragraph
+    bidi: str  # "none" (fast path) or the backend used
+    registry: FontRegistry | None = field(default=None, repr=False, compare=False)
+    timings: dict[str, float] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def line_texts(self) -> list[str]:
+        return [line.text for line in self.lines]
+
+    @property
+    def line_widths(self) -> list[float]:
+        return [line.width for line in self.lines]
+
+    @property
+    def ellipsis(self) -> bool:
+        return any(line.ellipsis for line in self.lines)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) of the line boxes, relative to the box."""
+        if not self.lines:
+            return (0.0, self.top, 0.0, self.top)
+        x0 = min(line.x for line in self.lines)
+        x1 = max(line.x + line.width for line in self.lines)
+        return (x0, self.lines[0].y, x1, self.lines[-1].y + self.lines[-1].height)
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def size_ladder(lo: float, hi: float, step: int = SIZE_STEP) -> list[float]:
+    """Candidate sizes in [lo, hi]: ``lo`` plus every multiple of ``step`` above it."""
+    sizes = [float(lo)]
+    k = math.floor(lo / step) + 1
+    while k * step <= hi + 1e-9:
+        if k * step > lo:
+            sizes.append(float(k * step))
+        k += 1
+    return sizes
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+@dataclass
+class _Units:
+    width: np.ndarray  # float64 em per code point
+    space: np.ndarray  # uint8
+    brk: np.ndarray  # uint8
+
+
+class _Wrapper:
+    """Greedy wrapping over the units at a given size, with reusable output buffers."""
+
+    def __init__(self, units: _Units) -> None:
+        self.units = units
+        self.n = int(units.width.shape[0])
+        self._starts = np.zeros(1, dtype=np.int64)
+        self._widths = np.zeros(1, dtype=np.float64)
+
+    def wrap(self, max_width_em: float, cap: int) -> tuple[int, np.ndarray, np.ndarray, bool]:
+        if self._starts.shape[0] < cap + 1:
+            self._starts = np.zeros(cap + 1, dtype=np.int64)
+            self._widths = np.zeros(cap + 1, dtype=np.float64)
+        starts = self._starts[: cap + 1]
+        widths = self._widths[:cap]
+        count = int(
+            wrap_greedy(
+                starts, widths, self.units.width, self.units.space, self.units.brk, max_width_em
+            )
+        )
+        complete = int(starts[count]) >= self.n
+        return count, starts[: count + 1].copy(), widths[:count].copy(), complete
+
+
+def _lines_cap(style: TextStyle, size: float, box_height: float | None, n_units: int) -> int:
+    cap = style.max_lines if style.max_lines is not None else max(1, n_units)
+    if box_height is not None:
+        fit = int(math.floor((box_height + 1e-6) / (style.line_height * size)))
+        cap = min(cap, max(1, fit))
+    return max(1, min(cap, max(1, n_units)))
+
+
+def _fits(
+    wrapper: _Wrapper, style: TextStyle, size: float, box_w: float | None, box_h: float | None
+) -> bool:
+    cap = _lines_cap(style, size, box_h, wrapper.n)
+    max_w = math.inf if box_w is None else box_w / size
+    count, _s, _w, complete = wrapper.wrap(max_w, cap)
+    if not complete:
+        return False
+    return box_h is None or count * style.line_height * size <= box_h + 1e-6
+
+
+def _choose_size(
+    wrapper: _Wrapper, style: TextStyle, box_w: float | None, box_h: float | None
+) -> float:
+    if style.size_range is None:
+        return style.size
+    lo, hi = style.size_range
+    if style.fit == "shrink":
+        hi = max(lo, min(hi, style.size))
+    ladder = size_ladder(lo, hi)
+    if _fits(wrapper, style, ladder[-1], box_w, box_h):
+        return ladder[-1]
+    best, a, b = 0, 0, len(ladder) - 2  # ladder[best] is the fallback (min size)
+    while a <= b:
+        mid = (a + b) // 2
+        if _fits(wrapper, style, ladder[mid], box_w, box_h):
+            best = mid
+            a = mid + 1
+        else:
+            b = mid - 1
+    return ladder[best]
+
+
+def _balance(wrapper: _Wrapper, count: int, max_w: float, cap: int) -> float:
+    """Smallest width (em) whose greedy wrap still has ``count`` lines (CSS text-wrap: balance)."""
+    lo, hi = 0.0, max_w
+    for _ in range(24):
+        mid = (lo + hi) / 2
+        c, _s, _w, complete = wrapper.wrap(mid, cap)
+        if complete and c <= count:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo < 1e-4:
+            break
+    return hi
+
+
+class _Engine:
+    """Per-call state of one layout."""
+
+    def __init__(
+        self,
+        text: str,
+        it: Itemized,
+        shaped: Shaped,
+        chain: FontChain,
+        style: TextStyle,
+        units: _Units,
+    ) -> None:
+        self.text = text
+        self.it = it
+        self.shaped = shaped
+        self.chain = chain
+        self.style = style
+        self.units = units
+        self.codes_list: list[int] = it.codes.tolist()
+        self.features = style.feature_dict
+        self.cum = np.concatenate(([0.0], np.cumsum(units.width)))
+        # glyph index ranges per run (shaped glyphs are grouped by run, in run order)
+        self.run_glyphs: dict[int, tuple[int, int]] = {}
+        if shaped.count:
+            runs = shaped.run
+            change = np.flatnonzero(runs[1:] != runs[:-1]) + 1
+            cuts = [0, *change.tolist(), shaped.count]
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                self.run_glyphs[int(runs[a])] = (a, b)
+
+    def paragraph_of(self, pos: int) -> tuple[int, int, int]:
+        for para in self.it.paragraphs:
+            if para[0] <= pos <= para[1]:
+                return para
+        return self.it.paragraphs[-1]
+
+    def trim_end(self, start: int, end: int) -> int:
+        """``end`` without trailing hanging whitespace (and newline)."""
+        space = self.units.space
+        while end > start and space[end - 1]:
+            end -= 1
+        return end
+
+    def width_em(self, start: int, end: int) -> float:
+        end = self.trim_end(start, end)
+        return float(self.cum[end] - self.cum[start])
+
+    def _piece(self, run_index: int, run: Run, a: int, b: int, line: tuple[int, int]) -> Shaped:
+        ga, gb = self.run_glyphs.get(run_index, (0, 0))
+        glyphs = self.shaped.slice(ga, gb)
+        cl = glyphs.cluster
+        sel = (cl >= a) & (cl < b)
+        partial = a > run.start or b < run.end
+        if partial:
+            safe = True
+            for edge in (a, b):
+                if run.start < edge < run.end:
+                    at = cl == edge
+                    if not at.any() or bool(glyphs.unsafe[at].any()):
+                        safe = False
+            if not safe:
+                return shape_range(
+                    self.chain.fonts[run.font],
+                    self.codes_list,
+                    a,
+                    b,
+                    rtl=run.rtl,
+                    script=run.script,
+                    language=self.style.language,
+                    features=self.features,
+                    font_index=run.font,
+                    run_index=run_index,
+                    letter_spacing=self.style.letter_spacing,
+                    context=line,
+                )
+        return glyphs.take(np.flatnonzero(sel))
+
+    def ellipsis_piece(self, font_index: int, level: int, at: int) -> Shaped:
+        fonts = self.chain.fonts
+        if not (0 <= font_index < len(fonts)) or not fonts[font_index].covers(_ELLIPSIS):
+            font_index = next((i for i, f in enumerate(fonts) if f.covers(_ELLIPSIS)), 0)
+        piece = shape_range(
+            fonts[font_index],
+            [_ELLIPSIS],
+            0,
+            1,
+            rtl=bool(level & 1),
+            script="Zyyy",
+            language=self.style.language,
+            features=self.features,
+            font_index=font_index,
+            run_index=-1,
+        )
+        return Shaped(
+            piece.gid,
+            np.full(piece.count, -1, dtype=np.int64),
+            piece.advance,
+            piece.x_offset,
+            piece.y_offset,
+            piece.font,
+            piece.run,
+            piece.unsafe,
+            piece.spacing,
+        )
+
+    def line_glyphs(self, start: int, end: int, ellipsis: bool) -> tuple[Shaped, float]:
+        """Glyphs of units [start, end) in visual order (plus "…"), and their width in em."""
+        end = self.trim_end(start, end)
+        base = self.paragraph_of(start)[2]
+        pieces: list[Shaped] = []
+        levels: list[int] = []
+        last_font = 0
+        for index, run in enumerate(self.it.runs):
+            if run.end <= start or run.start >= end or run.font == NEWLINE_FONT:
+                continue
+            a, b = max(run.start, start), min(run.end, end)
+            pieces.append(self._piece(index, run, a, b, (start, end)))
+            levels.append(run.level)
+            last_font = run.font
+        if ellipsis:
+            pieces.append(self.ellipsis_piece(last_font, base, end))
+            levels.append(base)
+        order = bidi.reorder_visual(levels) if any(lv for lv in levels) else range(len(pieces))
+        glyphs = concat([pieces[i] for i in order])
+        width = float(np.sum(glyphs.advance) + np.sum(glyphs.spacing)) if glyphs.count else 0.0
+        return glyphs, width
+
+    def ellipsis_cut(self, start: int, end: int, max_w: float) -> int:
+        """Where to cut units [start, end) so that the text plus "…" fits ``max_w`` (em)."""
+        ell = self.ellipsis_piece(0, 0, 0)
+        ell_w = float(np.sum(ell.advance))
+        brk = self.units.brk
+        text = self.text
+        best = start
+        for c in range(end, start, -1):
+            if c < end and brk[c] < BRK_GRAPHEME:
+                continue
+            if self.width_em(start, c) + ell_w <= max_w + 1e-9:
+                best = c
+                break
+        if best <= start:
+            return start
+        full = self.width_em(start, best)
+        at_opportunity = best >= len(brk) or brk[best] >= BRK_OPPORTUNITY
+        if not at_opportunity:
+            for o in range(best - 1, start, -1):
+                if brk[o] >= BRK_OPPORTUNITY:
+                    if self.width_em(start, o) >= 0.6 * full:
+                        best = o
+                    break
+        while best > start and text[best - 1] in _STRIP_BEFORE_ELLIPSIS:
+            best -= 1
+        return best
+
+
+def _empty_glyphs() -> GlyphPlacement:
+    i = np.zeros(0, dtype=np.int64)
+    return GlyphPlacement(np.zeros(0, dtype=np.int16), i, i.copy(), i.copy(), i.copy())
+
+
+def _check_box(value: float | None, name: str) -> float | None:
+    if value is None:
+        return None
+    return _check_number(value, name, 1.0, 1_000_000.0)
+
+
+def layout_text(
+    registry: FontRegistry,
+    text: str,
+    style: TextStyle | None = None,
+    box_width: float | None = None,
+    box_height: float | None = None,
+    *,
+    field: str = "text",
+    profile: bool = False,
+) -> TextLayout:
+    """Lay out ``text`` in a box ``box_width`` × ``box_height`` px (``None``: unbounded).
+
+    Wraps to ``box_width``, fits the size when ``style.size_range`` is set, clamps to
+    ``style.max_lines`` and to the lines that fit ``box_height`` (with an ellipsis unless
+    ``overflow="clip"``), and aligns. Raises LimitError above :data:`MAX_TEXT_CHARS`, TextError
+    for a non-string, FontError for unknown families, MissingGlyphError under the "error"
+    policy. ``profile=True`` fills ``TextLayout.timings`` (seconds per stage).
+    """
+    t0 = time.perf_counter()
+    style = style if style is not None else TextStyle()
+    if not isinstance(text, str):
+        msg = "text must be a string"
+        raise TextError(msg, field=field, value=type(text).__name__)
+    if len(text) > MAX_TEXT_CHARS:
+        msg = f"text is longer than {MAX_TEXT_CHARS} characters ({len(text)})"
+        raise LimitError(msg, field=field, value=text[:40])
+    box_w = _check_box(box_width, "box_width")
+    box_h = _check_box(box_height, "box_height")
+    chain = registry.chain(
+        style.fonts, style.weight, style.italic, style.language, dict(style.variations)
+    )
+    norm = normalize(text, style.whitespace)
+    timings: dict[str, float] | None = {} if profile else None
+
+    if not norm:
+        size = style.size if style.size_range is None else style.size_range[1]
+        if style.size_range is not None and style.fit == "shrink":
+            size = max(style.size_range[0], min(style.size_range[1], style.size))
+        return TextLayout(
+            norm, style, size, box_w, box_h, (), _empty_glyphs(), tuple(chain.fonts),
+            chain.emoji_index, 0.0, 0.0, 0.0, False, 0, (),
+            "rtl" if style.direction == "rtl" else "ltr", "none", registry, timings,
+        )  # fmt: skip
+
+    it = itemize(norm, chain, direction=style.direction, missing_glyphs=style.missing_glyphs,
+                 field=field)  # fmt: skip
+    t1 = time.perf_counter()
+    codes_list = it.codes.tolist()
+    shaped = shape_runs(
+        codes_list,
+        it.runs,
+        chain,
+        it.paragraphs,
+        language=style.language,
+        features=style.feature_dict,
+        letter_spacing=style.letter_spacing,
+    )
+    t2 = time.perf_counter()
+    n = len(norm)
+    weights = shaped.advance + shaped.spacing
+    unit_w = np.bincount(shaped.cluster, weights=weights, minlength=n).astype(np.float64)
+    brk = break_classes(norm, it.codes, it.cluster_start)
+    if style.wrap == "none":
+        brk = np.where(brk == BRK_MANDATORY, brk, 0).astype(np.uint8)
+    units = _Units(unit_w, hanging_spaces(it.codes), brk)
+    wrapper = _Wrapper(units)
+    t3 = time.perf_counter()
+
+    soft_w = None if style.wrap == "none" else box_w
+    size = _choose_size(wrapper, style, soft_w, box_h)
+    t4 = time.perf_counter()
+
+    cap = _lines_cap(style, size, box_h, n)
+    max_w_em = math.inf if soft_w is None else soft_w / size
+    count, starts, _widths, complete = wrapper.wrap(max_w_em, cap)
+    truncated = not complete
+    if style.wrap == "balance" and complete and count > 1 and soft_w is not None:
+        balanced = _balance(wrapper, count, max_w_em, cap)
+        c2, s2, _w2, ok2 = wrapper.wrap(balanced, cap)
+        if ok2 and c2 == count:
+            starts = s2
+
+    engine = _Engine(norm, it, shaped, chain, style, units)
+    line_specs: list[tuple[int, int, bool]] = []
+    for i in range(count):
+        line_specs.append((int(starts[i]), int(starts[i + 1]), False))
+    if truncated and style.overflow == "ellipsis" and line_specs:
+        ls, le, _e = line_specs[-1]
+        cut = engine.ellipsis_cut(ls, le, max_w_em)
+        line_specs[-1] = (ls, cut, True)
+
+    # place lines
+    lh = style.line_height * size
+    primary = chain.fonts[0]
+    ascent, descent = primary.ascender * size, primary.descender * size
+    half_leading = (lh - (ascent + descent)) / 2
+    block_h = len(line_specs) * lh
+    top = 0.0
+    if box_h is not None:
+        if style.valign == "middle":
+            top = (box_h - block_h) / 2
+        elif style.valign == "bottom":
+            top = box_h - block_h
+    parts: list[Shaped] = []
+    line_info = []
+    for i, (ls, le, ell) in enumerate(line_specs):
+        glyphs, w_em = engine.line_glyphs(ls, le, ell)
+        parts.append(glyphs)
+        line_info.append((ls, engine.trim_end(ls, le), ell, glyphs, w_em * size))
+    widest = max((info[4] for info in line_info), default=0.0)
+    ref_w = box_w if box_w is not None else widest
+
+    fonts_out, gids_out, x_out, y_out, cl_out = [], [], [], [], []
+    lines: list[LineBox] = []
+    g_pos = 0
+    for i, (ls, le, ell, glyphs, width) in enumerate(line_info):
+        rtl = bool(engine.paragraph_of(ls)[2])
+        align = style.align
+        if align == "start":
+            align = "right" if rtl else "left"
+        elif align == "end":
+            align = "left" if rtl else "right"
+        if align == "left":
+            x = 0.0
+        elif align == "right":
+            x = ref_w - width
+        else:
+            x = (ref_w - width) / 2
+        y = top + i * lh
+        baseline = y + half_leading + ascent
+        g = glyphs.count
+        if g:
+            pen = np.concatenate(([0.0], np.cumsum(glyphs.advance + glyphs.spacing)[:-1]))
+            gx = x + (pen + glyphs.x_offset) * size
+            gy = baseline - glyphs.y_offset * size
+            fonts_out.append(glyphs.font)
+            gids_out.append(glyphs.gid)
+            x_out.append(np.rint(gx * 64).astype(np.int64))
+            y_out.append(np.rint(gy * 64).astype(np.int64))
+            cl_out.append(glyphs.cluster)
+        shown = norm[ls:le] + ("…" if ell else "")
+        lines.append(LineBox(ls, le, shown, x, y, width, lh, baseline, rtl, g_pos, g_pos + g, ell))
+        g_pos += g
+    if fonts_out:
+        placement = GlyphPlacement(
+            np.concatenate(fonts_out),
+            np.concatenate(gids_out),
+            np.concatenate(x_out),
+            np.concatenate(y_out),
+            np.concatenate(cl_out),
+        )
+    else:
+        placement = _empty_glyphs()
+
+    missing_chars = it.missing
+    notdef_extra = 0
+    if placement.count:
+        zero = placement.gid == 0
+        if zero.any():
+            missing_set = {ch for cl in missing_chars for ch in cl}
+            for c in placement.cluster[zero].tolist():
+                if c >= 0 and norm[c] not in missing_set:
+                    notdef_extra += 1
+    missing = len(missing_chars) + it.skipped + notdef_extra
+    t5 = time.perf_counter()
+    if timings is not None:
+        timings.update(
+            itemize=t1 - t0, shape=t2 - t1, breaks=t3 - t2, fit=t4 - t3, place=t5 - t4
+        )
+    direction: Literal["ltr", "rtl"] = "rtl" if it.paragraphs[0][2] else "ltr"
+    used_bidi = bidi.backend_name() if it.rtl or bool(it.levels.any()) else "none"
+    return TextLayout(
+        norm, style, size, box_w, box_h, tuple(lines), placement, tuple(chain.fonts),
+        chain.emoji_index, widest, block_h, top, truncated, missing, missing_chars, direction,
+        used_bidi, registry, timings,
+    )  # fmt: skip
+
+
+def measure(
+    registry: FontRegistry,
+    text: str,
+    style: TextStyle | None = None,
+    box_width: float | None = None,
+    box_height: float | None = None,
+    *,
+    field: str = "text",
+) -> TextLayout:
+    """Lines, widths, fitted size and line boxes of ``text`` without rasterising anything.
+
+    The same as :func:`layout_text` (layout never rasterises); named for callers that only
+    need geometry, such as placing a badge after a title.
+    """
+    return layout_text(registry, text, style, box_width, box_height, field=field)
