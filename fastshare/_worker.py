@@ -223,6 +223,8 @@ def _worker_main(fd: int, index: int, flags: np.ndarray[Any, Any], worker_init: 
             os._exit(3)
         _wire.send_message(sock, (_wire.HELLO, os.getpid(), index))
         code = _Worker(sock, index, flag).serve()
+    except (BrokenPipeError, ConnectionResetError):
+        code = 0  # the orchestrator went away (pool closed while this worker started)
     except BaseException:
         traceback.print_exc()
     finally:

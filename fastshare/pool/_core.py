@@ -289,7 +289,7 @@ class _WorkerSlot:
         self.index = index
         self.generation = generation
         self.pid = 0
-        self.state = "starting"  # starting, idle, busy, retiring, dead
+        self.state = "starting"  # starting, idle, busy, retiring, dying, dead
         self.job: _Job | None = None
         self.tasks = 0
         self.rss = 0
@@ -918,6 +918,10 @@ class RenderPool:
                 w.ready.set_exception(exc)
 
     def _kill(self, w: _WorkerSlot) -> None:
+        if w.state in ("idle", "busy"):
+            w.state = "dying"  # no longer counted in `size`, never handed work again
+            with contextlib.suppress(ValueError):
+                self._idle.remove(w)
         if w.pid and w.pid not in self._exit_codes:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(w.pid, signal.SIGKILL)
@@ -960,6 +964,9 @@ class RenderPool:
             self._finish_lost_job(pending[0], pending[1])
 
     def _finish_lost_job(self, w: _WorkerSlot, job: _Job) -> None:
+        if job.cancel_requested and job.state != "done":
+            self._cancelled(job, "the task was cancelled")
+            return
         if job.state == "done" or job.future.done():
             self._settle(job)
             return
@@ -1110,7 +1117,7 @@ class RenderPool:
         if job.state == "done" or job.future.done() or job.cancel_requested:
             if slot is not None and self._ring is not None:
                 self._ring.release(slot)
-            if job.cancel_requested and not job.future.done():
+            if job.cancel_requested:
                 self._cancelled(job, "the task was cancelled")
             else:
                 self._settle(job)
@@ -1151,6 +1158,8 @@ class RenderPool:
                     value = Frame(value)
                 self._succeed(job, value)
         # recycle or put the worker back to work
+        if w.state == "dying":
+            return
         if self._closing:
             if w.transport is not None:
                 w.transport.close()
