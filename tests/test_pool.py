@@ -1,4 +1,4 @@
-"""RenderPool with real worker processes: verbs, errors, priorities, queue bounds, frames, recycling."""
+"""RenderPool with real worker processes: verbs, errors, priorities, queue, frames, recycling."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_submit_rejects_bad_options_and_unpicklable_callables() -> None:
                 await p.submit(tasks.add, 1, timeout=0)
             with pytest.raises(ValueRangeError):
                 await p.submit(tasks.add, 1, retries=-1)
-            with pytest.raises(Exception, match="pickle|local object"):
+            with pytest.raises(Exception, match=r"pickle|local object"):
                 await p.submit(lambda: 1)
             assert await p.submit(tasks.add, 1) == 1
 
@@ -341,9 +341,8 @@ def test_pixels_through_shared_memory() -> None:
                 _ = frame.array
             # more frames than slots: the consumer's releases are the backpressure
             seen = []
-            async for f in p.star().imap(
-                tasks.frame_of, [(i, 8, 8) for i in range(12)], pixels=True
-            ):
+            items = [(i, 8, 8) for i in range(12)]
+            async for f in p.star().imap(tasks.frame_of, items, pixels=True):
                 with f:
                     seen.append(int(f.array[0, 0, 0]))
             assert seen == list(range(12))
