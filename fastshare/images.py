@@ -1,4 +1,4 @@
-"""Image assets: confined file lookup, decode, fit into a box, premultiply, cache with a byte budget.
+"""Image assets: confined file lookup, decode, fit into a box, premultiply, byte-budgeted cache.
 
 * Files come only from the configured asset directories. A name (possibly from item data) is a
   relative path; absolute paths, ``..``, NUL bytes and symlinks that leave the directory are
@@ -146,6 +146,19 @@ def _premultiply(pixels: np.ndarray) -> None:
     pixels[..., :3] = ((pixels[..., :3].astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
 
 
+def _round_corners(
+    fitted: FittedImage, box_w: int, box_h: int, radii: tuple[float, float, float, float]
+) -> FittedImage:
+    """Mask the corners of the *box* with the rounded-rectangle coverage kernel."""
+    from fastshare.paint import rounded_rect_mask
+
+    mask = rounded_rect_mask(box_w, box_h, radii)
+    h, w = fitted.pixels.shape[:2]
+    window = mask[fitted.dy : fitted.dy + h, fitted.dx : fitted.dx + w].astype(np.uint16)
+    pixels = (fitted.pixels.astype(np.uint16) * window[..., None] + 127) // 255
+    return FittedImage(np.ascontiguousarray(pixels.astype(np.uint8)), fitted.dx, fitted.dy)
+
+
 class ImageCache:
     """A thread-safe LRU of fitted images bounded by bytes."""
 
@@ -167,13 +180,14 @@ class ImageCache:
         fit: str,
         focal: tuple[float, float],
         field: str = "src",
+        radii: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
     ) -> FittedImage:
         if isinstance(source, Path):
             stat = source.stat()
             ident: object = (str(source), stat.st_mtime_ns, stat.st_size)
         else:
             ident = hashlib.sha256(source).hexdigest()
-        key = (ident, box_w, box_h, fit, focal)
+        key = (ident, box_w, box_h, fit, focal, radii)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
@@ -181,6 +195,8 @@ class ImageCache:
                 self.hits += 1
                 return found
         fitted = fit_image(_decode(source, field), box_w, box_h, fit, focal)
+        if any(radii):
+            fitted = _round_corners(fitted, box_w, box_h, radii)
         with self._lock:
             self.misses += 1
             if fitted.nbytes <= self.budget:

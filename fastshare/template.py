@@ -26,7 +26,7 @@ from fastshare._schema import Checker, Length
 from fastshare.binding import Pattern, compile_pattern
 from fastshare.colors import Color
 from fastshare.errors import LimitError, TemplateError
-from fastshare.gradients import Gradient, parse_gradient
+from fastshare.gradients import Gradient, parse_fill
 from fastshare.targets import DEFAULT_TARGETS, Target, parse_target
 
 __all__ = [
@@ -455,6 +455,20 @@ def _parse_background(check: Checker, value: Any) -> Background | None:
     return Background(color=None, gradient=gradient) if gradient is not None else None
 
 
+def parse_gradient(value: Mapping[str, Any], field: str) -> Gradient:
+    """A gradient table; ``type`` is ``linear-gradient``/``radial-gradient``/``conic-gradient``
+    (or the short ``linear``/``radial``/``conic``). Raises a ClientError naming the field."""
+    table = dict(value)
+    kind = table.get("type", "linear")
+    if isinstance(kind, str):
+        table["type"] = kind.removesuffix("-gradient")
+    fill = parse_fill(table, field)
+    if isinstance(fill, Color):  # pragma: no cover - parse_fill returns gradients for tables
+        msg = "expected a gradient table"
+        raise TemplateError(msg, field=field, value=value)
+    return fill
+
+
 def _parse_layers(
     check: Checker, raw_layers: list[Any], where: str, override_path: str | None = None
 ) -> list[Layer]:
@@ -759,8 +773,8 @@ def _parse_text(
         )
     else:
         for tag, on in features_raw.items():
-            if not (isinstance(tag, str) and 1 <= len(tag) <= 4 and tag.isascii()):
-                check.add(f"{where}.features", "feature tags are 1-4 ASCII characters", tag)
+            if not (isinstance(tag, str) and len(tag) == 4 and tag.isascii()):
+                check.add(f"{where}.features", "feature tags are 4 ASCII characters", tag)
             elif not isinstance(on, bool | int):
                 check.add(f"{where}.features.{tag}", "expected true, false or an integer", on)
             else:
