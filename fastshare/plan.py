@@ -125,7 +125,6 @@ def _plan_layer(layer: Layer, target: Target) -> PlannedLayer:
     scale = target.scale
     width, height = float(target.pixel_width), float(target.pixel_height)
     p = layer.placement
-    is_text = isinstance(layer, TextLayer)
 
     left, right, w = (
         _px(p.left, width, scale),
@@ -162,13 +161,13 @@ def _plan_layer(layer: Layer, target: Target) -> PlannedLayer:
         y0, y1, mode = height - bottom - h, height - bottom, "fixed"
     elif top is not None and bottom is not None:
         y0, y1, mode = top, height - bottom, "fixed"
-    elif top is not None:
-        assert is_text
-        y0, y1, mode = top, height, "down"
-    else:
-        assert is_text and bottom is not None
-        y0, y1, mode = 0.0, height - bottom, "up"
-    return PlannedLayer(layer, x0, x1, mode, y0, max(y0, y1), None, 0.0, h, scale, static)
+    elif top is not None:  # text only (validated): auto height, the space down to the edge
+        y0, y1, mode = top, max(top, height), "down"
+    else:  # text only: auto height growing up from the bottom offset
+        assert bottom is not None
+        y1 = height - bottom
+        y0, mode = min(0.0, y1), "up"
+    return PlannedLayer(layer, x0, x1, mode, y0, y1, None, 0.0, h, scale, static)
 
 
 def _is_static(layer: Layer) -> bool:

@@ -430,7 +430,8 @@ class Renderer:
                 frame, box, _scaled_fill(background.gradient, target_plan.target.scale)
             )
             return
-        frame[...] = background.color or Color(255, 255, 255)
+        color = background.color or Color(255, 255, 255)
+        frame[...] = color[:3]
         if background.image is not None:
             op = self._image_op(
                 target_plan.template, background.image, item, box, target_plan.target.scale

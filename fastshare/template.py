@@ -189,6 +189,23 @@ class Template:
                     seen.setdefault(name, None)
         return tuple(seen)
 
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        """Fields an item must have: placeholders without a default in layers without ``when``."""
+        seen: dict[str, None] = {}
+        for layers, background in [(self.layers, self.background), *self.overridden.values()]:
+            all_layers = list(layers) + ([background.image] if background.image else [])
+            for layer in all_layers:
+                if layer.when:
+                    continue
+                pattern = layer.text if isinstance(layer, TextLayer) else None
+                if isinstance(layer, ImageLayer):
+                    pattern = layer.src
+                for part in pattern.parts if pattern is not None else ():
+                    if not isinstance(part, str) and part.default is None:
+                        seen.setdefault(part.name, None)
+        return tuple(seen)
+
     def config_hash(self) -> str:
         """A stable hash of the template's normalised source (and its base directory)."""
         blob = json.dumps(
