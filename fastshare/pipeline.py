@@ -248,10 +248,10 @@ def _as_frame(image: Any, target: Target) -> np.ndarray[Any, Any]:
     expected = (target.pixel_height, target.pixel_width, 3)
     if image.shape != expected or image.dtype != np.uint8:
         msg = (
-            f"generate() must return a {expected[0]}×{expected[1]}×3 uint8 frame for target "
-            f"{target.name!r}, got {image.dtype} {image.shape}"
+            f"generate() must return a {expected[1]}×{expected[0]} image (a "
+            f"{expected[0]}×{expected[1]}×3 uint8 array) for target {target.name!r}"
         )
-        raise errors.ValueRangeError(msg, field="generate", value=image.shape)
+        raise errors.ValueRangeError(msg, field="generate", value=f"{image.dtype} {image.shape}")
     return np.ascontiguousarray(image)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from fastshare.errors import DataError
 from fastshare.pool import current_task, exit_requested, task_phase
+from fastshare.pool._demo import DemoGenerator
 
 
 def add(a: int, b: int = 0) -> int:
@@ -144,3 +145,111 @@ def fail_worker_init() -> None:
 
 def start_thread_warm_up() -> None:
     threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+
+
+# --------------------------------------------------------------------------- generators
+
+_PREPARED = 0
+
+
+class TargetAwareGenerator:
+    """Paints a different card per target name (og and facebook share a size)."""
+
+    def get_configuration(self) -> dict[str, Any]:
+        return {"kind": "target-aware"}
+
+    def generate(self, width: int, height: int, exit_requested: Any, target: Any) -> Any:
+        from fastshare.pool._demo import demo_card
+
+        return demo_card(width, height, variant=sum(map(ord, target.name)))
+
+
+class CountingGenerator:
+    """Writes how many times prepare_process ran in this worker into pixel (0, 0)."""
+
+    def get_configuration(self) -> dict[str, Any]:
+        return {"kind": "counting"}
+
+    def prepare_process(self, exit_requested: Any) -> None:
+        global _PREPARED
+        _PREPARED += 1
+
+    def generate(self, width: int, height: int, exit_requested: Any) -> Any:
+        frame = np.zeros((height, width, 3), dtype=np.uint8)
+        frame[0, 0, 0] = _PREPARED
+        return frame
+
+
+class AsyncHooksGenerator:
+    """Async orchestrator hooks; returns a PIL image from generate."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.result: Any = None
+
+    async def get_configuration(self) -> dict[str, Any]:
+        self.events.append("configuration")
+        return {"kind": "async"}
+
+    async def prepare(self) -> None:
+        self.events.append("prepare")
+
+    def generate(self, width: int, height: int, exit_requested: Any) -> Any:
+        from PIL import Image
+
+        return Image.new("RGBA", (width, height), (10, 20, 30, 255))
+
+    async def finish(self, result: Any) -> None:
+        self.events.append("finish")
+        self.result = result
+
+
+class WrongShapeGenerator:
+    def get_configuration(self) -> dict[str, Any]:
+        return {"kind": "wrong"}
+
+    def generate(self, width: int, height: int, exit_requested: Any) -> Any:
+        return np.zeros((height, width + 1, 3), dtype=np.uint8)
+
+
+class FailingGenerator:
+    """Fails on one target, after the others had time to be staged."""
+
+    def __init__(self, bad: tuple[int, int]) -> None:
+        self.bad = bad
+
+    def get_configuration(self) -> dict[str, Any]:
+        return {"kind": "failing", "bad": list(self.bad)}
+
+    def generate(self, width: int, height: int, exit_requested: Any) -> Any:
+        if (width, height) == self.bad:
+            time.sleep(0.2)
+            raise RuntimeError("this target cannot be drawn")
+        return np.zeros((height, width, 3), dtype=np.uint8)
+
+
+class StubbornGenerator:
+    """Ignores its exit flag: only a kill stops it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def get_configuration(self) -> dict[str, Any]:
+        return {"kind": "stubborn"}
+
+    def generate(self, width: int, height: int, exit_requested: Any) -> Any:
+        time.sleep(self.seconds)
+        return np.zeros((height, width, 3), dtype=np.uint8)
+
+
+def frame_for_target(value: int, target: Any) -> Any:
+    return np.full((target.pixel_height, target.pixel_width, 3), value, dtype=np.uint8)
+
+
+class RecordingDemo(DemoGenerator):
+    """The demo generator, remembering what ``finish`` received."""
+
+    finished: Any = None
+
+    def finish(self, result: Any) -> None:
+        self.finished = result
