@@ -210,7 +210,7 @@ def _load_item(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from fastshare.encode import encode_to, format_from_path
-    from fastshare.render import Renderer
+    from fastshare.renderer import Renderer
     from fastshare.targets import parse_targets
     from fastshare.template import load_template
 

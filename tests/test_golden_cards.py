@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fastshare.examples import EXAMPLES, example_path, sample_items
-from fastshare.render import Renderer
+from fastshare.renderer import Renderer
 from fastshare.template import load_template
 
 from _golden import check_golden

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from fastshare.binding import compile_pattern
 from fastshare.errors import DataError, LimitError, TemplateError, ValueRangeError
 from fastshare.examples import EXAMPLES, example_path
-from fastshare.plan import plan
+from fastshare.planner import plan
 from fastshare.targets import MAX_PIXELS, TARGETS, Target, parse_target, parse_targets
 from fastshare.template import ImageLayer, RectLayer, TextLayer, load_template
 

@@ -33,7 +33,7 @@ from fastshare.colors import Color
 from fastshare.errors import DataError, MissingGlyphError, TemplateError
 from fastshare.gradients import RadialGradient
 from fastshare.images import ImageCache, resolve_asset
-from fastshare.plan import PlannedLayer, TargetPlan, plan
+from fastshare.planner import PlannedLayer, TargetPlan, plan
 from fastshare.targets import Target, parse_target
 from fastshare.template import (
     Fill,
