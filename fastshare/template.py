@@ -14,6 +14,7 @@ fonts or images); ``Template.source`` round-trips through JSON. The full referen
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import tomllib
@@ -208,6 +209,10 @@ class Template:
 
     def config_hash(self) -> str:
         """A stable hash of the template's normalised source (and its base directory)."""
+        return self._config_hash
+
+    @functools.cached_property
+    def _config_hash(self) -> str:
         blob = json.dumps(
             {"source": _jsonable(self.source), "base": str(self.base_dir or "")},
             sort_keys=True,
