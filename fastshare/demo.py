@@ -202,9 +202,44 @@ def render_showcase(out_dir: Path, fmt: str = "png") -> list[Path]:
 
 
 def run_demo(out_dir: Path, *, fmt: str = "png", quiet: bool = False) -> list[Path]:
-    """The ``fastshare demo`` command: :func:`render_showcase`, printing each path unless quiet."""
-    written = render_showcase(out_dir, fmt)
+    """The ``fastshare demo`` command: every bundled example template, for each sample item that
+    has the fields it needs, at every preset target, written to
+    ``out_dir/<template>/<item>/<target>.<ext>``; plus the kernel showcase in ``out_dir/showcase``.
+    """
+    from fastshare.encode import encode_to
+    from fastshare.examples import EXAMPLES, example_path, sample_items
+    from fastshare.renderer import Renderer
+    from fastshare.targets import TARGETS
+    from fastshare.template import load_template
+
+    suffix = _SUFFIXES.get(fmt.lower())
+    if suffix is None:
+        msg = "demo images are written as png, jpeg or webp"
+        raise EncodeError(msg, field="format", value=fmt)
+    out = Path(out_dir)
+    renderer = Renderer()
+    items = sample_items()
+    written: list[Path] = []
+    for name in EXAMPLES:
+        template = load_template(example_path(name))  # type: ignore[arg-type]
+        needed = template.required_fields
+        for item in items:
+            if any(not item.get(field) for field in needed):
+                continue
+            folder = out / name / str(item["id"])
+            folder.mkdir(parents=True, exist_ok=True)
+            for target in TARGETS.values():
+                frame = renderer.render(template, item, target)
+                path = folder / f"{target.name}.{suffix}"
+                tmp = path.with_name(f".{path.name}.tmp")
+                with tmp.open("wb") as handle:
+                    encode_to(handle, frame, fmt)
+                tmp.replace(path)
+                written.append(path)
+                if not quiet:
+                    print(path)
+    showcase = render_showcase(out / "showcase", fmt)
     if not quiet:
-        for path in written:
+        for path in showcase:
             print(path)
-    return written
+    return written + showcase
