@@ -56,13 +56,13 @@ def _row_sub(out: np.ndarray, cur: np.ndarray, bpp: int) -> None:
     a = cur[k:]
     left = cur[: n - k]
     for i in range(n - k):
-        o[i] = (a[i] - left[i]) & 0xFF
+        o[i] = (np.int32(a[i]) - np.int32(left[i])) & 0xFF
 
 
 @kernel
 def _row_up(out: np.ndarray, cur: np.ndarray, prev: np.ndarray) -> None:
     for i in range(cur.shape[0]):
-        out[i] = (cur[i] - prev[i]) & 0xFF
+        out[i] = (np.int32(cur[i]) - np.int32(prev[i])) & 0xFF
 
 
 @kernel
@@ -70,13 +70,13 @@ def _row_average(out: np.ndarray, cur: np.ndarray, prev: np.ndarray, bpp: int) -
     n = cur.shape[0]
     k = min(bpp, n)
     for i in range(k):
-        out[i] = (cur[i] - (prev[i] >> 1)) & 0xFF
+        out[i] = (np.int32(cur[i]) - (np.int32(prev[i]) >> 1)) & 0xFF
     o = out[k:]
     a = cur[k:]
     left = cur[: n - k]
     up = prev[k:]
     for i in range(n - k):
-        o[i] = (a[i] - ((np.int32(left[i]) + np.int32(up[i])) >> 1)) & 0xFF
+        o[i] = (np.int32(a[i]) - ((np.int32(left[i]) + np.int32(up[i])) >> 1)) & 0xFF
 
 
 @kernel
@@ -85,7 +85,7 @@ def _row_paeth(out: np.ndarray, cur: np.ndarray, prev: np.ndarray, bpp: int) -> 
     k = min(bpp, n)
     # first pixel: left and upper-left are 0, so the Paeth predictor is the byte above
     for i in range(k):
-        out[i] = (cur[i] - prev[i]) & 0xFF
+        out[i] = (np.int32(cur[i]) - np.int32(prev[i])) & 0xFF
     o = out[k:]
     x = cur[k:]
     left = cur[: n - k]
@@ -159,8 +159,12 @@ def _unmatched_windows(
         flags[i] = 0
     total = np.uint64(0)
     for j in range(n_words):
-        # the eight 0/1 bytes of a word, summed by one multiply into the top byte
-        total += (words[j] * np.uint64(0x0101010101010101)) >> np.uint64(56)
+        # the eight 0/1 bytes of a word, summed by shift-and-add (no byte can carry over)
+        v = words[j]
+        v += v >> np.uint64(8)
+        v += v >> np.uint64(16)
+        v += v >> np.uint64(32)
+        total += v & np.uint64(0xFF)
     return int(total), k
 
 
@@ -226,7 +230,7 @@ def _first_avg(out: np.ndarray, cur: np.ndarray, bpp: int) -> None:
     a = cur[k:]
     left = cur[: n - k]
     for i in range(n - k):
-        o[i] = (a[i] - (left[i] >> 1)) & 0xFF
+        o[i] = (np.int32(a[i]) - (np.int32(left[i]) >> 1)) & 0xFF
 
 
 @kernel

@@ -63,7 +63,7 @@ def gradient(
     dither: bool = False,
     palette: str = "vivid",
 ) -> np.ndarray:
-    """A 3-stop CSS-style linear gradient, H×W×3 uint8 (optionally with ±1 LSB white-noise dither)."""
+    """A 3-stop CSS-style linear gradient, H×W×3 uint8 (optionally ±1 LSB white-noise dither)."""
     stops = PALETTES[palette]
     theta = np.deg2rad(angle_deg)
     sin, cos = np.sin(theta), np.cos(theta)
@@ -114,15 +114,20 @@ def card(target: str = "og", dither: bool = False, palette: str = "vivid") -> np
             y += round((104 if story else 76) * s)
         y += round(24 * s)
         sub = (
-            ["Numba kernels, HarfBuzz text", "and a PNG writer that is not", "the bottleneck any more."]
+            ["Numba kernels, HarfBuzz text", "and a PNG writer that is not"]
             if story
-            else ["Numba kernels, HarfBuzz text and a PNG writer that is not", "the bottleneck any more."]
+            else ["Numba kernels, HarfBuzz text and a PNG writer that is not"]
         )
+        sub.append("the bottleneck any more.")
         for line in sub:
             draw.text((pad, y), line, font=f_sub, fill=(0xED, 0xE9, 0xFE))
             y += round((54 if story else 40) * s)
-        draw.text((pad, height - pad - round(22 * s)), "fastshare.dev  ·  12 min read",
-                  font=f_foot, fill=(0xE0, 0xE7, 0xFF))
+        draw.text(
+            (pad, height - pad - round(22 * s)),
+            "fastshare.dev  ·  12 min read",
+            font=f_foot,
+            fill=(0xE0, 0xE7, 0xFF),
+        )
     # an avatar-like circle, bottom right
     r = round(40 * s)
     cx, cy = width - pad - r, height - pad - r
