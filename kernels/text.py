@@ -17,7 +17,14 @@ import numpy as np
 
 from ._jit import kernel
 
-__all__ = ["BRK_GRAPHEME", "BRK_MANDATORY", "BRK_NONE", "BRK_OPPORTUNITY", "accumulate_glyphs", "wrap_greedy"]
+__all__ = [
+    "BRK_GRAPHEME",
+    "BRK_MANDATORY",
+    "BRK_NONE",
+    "BRK_OPPORTUNITY",
+    "accumulate_glyphs",
+    "wrap_greedy",
+]
 
 #: break class before a unit: no break allowed (inside a grapheme cluster)
 BRK_NONE = 0
@@ -98,8 +105,8 @@ def wrap_greedy(
 
     A line ends at the last break opportunity before the first unit that makes it wider than
     ``max_width`` (hanging whitespace never counts); a line with no opportunity breaks at the last
-    grapheme boundary that fits (overflow-wrap: break-word); a line always holds at least one
-    grapheme cluster. Mandatory breaks always break.
+    grapheme boundary that fits (overflow-wrap: break-word) and is not followed by hanging
+    whitespace; a line always holds at least one grapheme cluster. Mandatory breaks always break.
 
     Parameters
     ----------
@@ -137,13 +144,18 @@ def wrap_greedy(
                 if b == 3:
                     end = i
                     break
-                if b >= 1:
+                if b == 2:
+                    if overflow:
+                        end = i
+                        break
+                    best_opp = i
+                    best_any = i
+                elif b == 1 and unit_space[i] == 0:
+                    # an emergency break never puts a space at the start of a line
                     if overflow:
                         end = i
                         break
                     best_any = i
-                    if b == 2:
-                        best_opp = i
             run += unit_w[i]
             if unit_space[i] == 0:
                 width = run

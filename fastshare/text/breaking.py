@@ -21,28 +21,37 @@ from fastshare.kernels.text import BRK_GRAPHEME, BRK_MANDATORY, BRK_NONE, BRK_OP
 
 __all__ = ["break_classes", "hanging_spaces"]
 
-_SA_RANGES = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x19E0, 0x19FF), (0xAA60, 0xAA7F))
+_SA_RANGES = (
+    (0x0E00, 0x0EFF),
+    (0x1000, 0x109F),
+    (0x1780, 0x17FF),
+    (0x19E0, 0x19FF),
+    (0xAA60, 0xAA7F),
+)
 
 
 def hanging_spaces(codes: np.ndarray) -> np.ndarray:
     """1 for whitespace that hangs at a line end (spaces, ideographic space, newline)."""
     c = codes
-    space = (c == 0x20) | (c == 0x0A) | (c == 0x3000) | (c == 0x1680) | (c == 0x205F)
+    space: np.ndarray = (c == 0x20) | (c == 0x0A) | (c == 0x3000) | (c == 0x1680) | (c == 0x205F)
     space |= ((c >= 0x2000) & (c <= 0x2006)) | ((c >= 0x2008) & (c <= 0x200A))
-    return space.astype(np.uint8)
+    out: np.ndarray = space.astype(np.uint8)
+    return out
 
 
 def _utf8_to_cp(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     if codes.shape[0] == 0 or int(codes.max()) < 0x80:
         return offsets
+    out: np.ndarray
     lengths = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
     starts = np.concatenate(([0], np.cumsum(lengths)))
-    return np.searchsorted(starts, offsets)
+    out = np.searchsorted(starts, offsets)
+    return out
 
 
 def _icu_breaks(text: str) -> list[tuple[int, bool]] | None:
     try:
-        import icu
+        import icu  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     iterator = icu.BreakIterator.createLineInstance(icu.Locale.getRoot())
@@ -66,7 +75,7 @@ def _icu_breaks(text: str) -> list[tuple[int, bool]] | None:
 def break_classes(text: str, codes: np.ndarray, cluster_start: np.ndarray) -> np.ndarray:
     """Break class before each unit (``uint8``)."""
     n = codes.shape[0]
-    brk = np.where(cluster_start, BRK_GRAPHEME, BRK_NONE).astype(np.uint8)
+    brk: np.ndarray = np.where(cluster_start, BRK_GRAPHEME, BRK_NONE).astype(np.uint8)
     if n == 0:
         return brk
     icu_breaks = None
@@ -75,18 +84,17 @@ def break_classes(text: str, codes: np.ndarray, cluster_start: np.ndarray) -> np
     ):
         icu_breaks = _icu_breaks(text)
     if icu_breaks is not None:
-        for pos, hard in icu_breaks:
+        for pos, is_hard in icu_breaks:
             if pos < n:
-                brk[pos] = BRK_MANDATORY if hard else BRK_OPPORTUNITY
+                brk[pos] = BRK_MANDATORY if is_hard else BRK_OPPORTUNITY
     else:
         found = useg.line_breaks(text)
         if found:
             offsets = np.fromiter((o for o, _m in found), dtype=np.int64, count=len(found))
             hard = np.fromiter((m for _o, m in found), dtype=np.bool_, count=len(found))
-            pos = _utf8_to_cp(codes, offsets)
-            keep = pos < n
-            pos, hard = pos[keep], hard[keep]
-            brk[pos] = np.where(hard, BRK_MANDATORY, BRK_OPPORTUNITY).astype(np.uint8)
+            where = _utf8_to_cp(codes, offsets)
+            keep = where < n
+            brk[where[keep]] = np.where(hard[keep], BRK_MANDATORY, BRK_OPPORTUNITY)
     # a mandatory break exactly after every newline, whatever the segmenter said
     nl = np.flatnonzero(codes[:-1] == 0x0A) + 1
     brk[nl] = BRK_MANDATORY

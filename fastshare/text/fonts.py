@@ -78,7 +78,7 @@ _uids = itertools.count(1)
 
 
 def bundled_font_dir() -> Path:
-    """The folder of the bundled fonts: ``fastshare.fonts`` when installed, else ``<repo>/fonts``."""
+    """The bundled fonts folder: ``fastshare.fonts`` when installed, else ``<repo>/fonts``."""
     try:
         spec = importlib.util.find_spec("fastshare.fonts")
     except (ImportError, ValueError):
@@ -228,7 +228,9 @@ def _face_infos(path: str, source: str) -> list[FaceInfo]:
         style = _name(face, _NAME.TYPOGRAPHIC_SUBFAMILY, _NAME.FONT_SUBFAMILY) or "Regular"
         probe = hb.Font(face)
         weight = float(probe.get_style_value(hb.StyleTag.WEIGHT))
-        italic = float(probe.get_style_value(hb.StyleTag.ITALIC)) >= 0.5 or "italic" in style.lower()
+        italic = (
+            float(probe.get_style_value(hb.StyleTag.ITALIC)) >= 0.5 or "italic" in style.lower()
+        )
         axes = tuple(
             Axis(a.tag, float(a.min_value), float(a.default_value), float(a.max_value))
             for a in face.axis_infos
@@ -412,7 +414,7 @@ class FontChain:
 
     def resolve(self, codes: np.ndarray) -> np.ndarray:
         """First covering font index per code point (``int8``; ``-1`` where nothing covers it)."""
-        first = self.table[codes]
+        first: np.ndarray = self.table[codes]
         if self._system_lookup is not None and (first < 0).any():
             missing = {int(c) for c in codes[first < 0]} - self._searched
             if missing:
@@ -715,11 +717,11 @@ class FontRegistry:
                 elif axis.tag == "slnt" and italic and not best.italic:
                     recipe_vars["slnt"] = axis.minimum if axis.minimum < 0 else axis.maximum
             for tag, value in (variations or {}).items():
-                axis = best.axis(tag)
-                if axis is None:
+                found = best.axis(tag)
+                if found is None:
                     msg = f"font has no {tag!r} axis (axes: {[a.tag for a in best.axes]})"
                     raise FontError(msg, field="variations", value=tag)
-                recipe_vars[tag] = min(max(float(value), axis.minimum), axis.maximum)
+                recipe_vars[tag] = min(max(float(value), found.minimum), found.maximum)
         elif variations:
             msg = "variations given for a font that is not variable"
             raise FontError(msg, field="variations", value=dict(variations))

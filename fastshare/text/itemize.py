@@ -7,6 +7,7 @@ inputs; thread-safe. The script and ignorable lookup tables are built once per p
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -122,16 +123,68 @@ def _ignorable(codes: np.ndarray) -> np.ndarray:
 
 
 _EMOJI_BMP = frozenset(
-    [0x231A, 0x231B, 0x23E9, 0x23EA, 0x23EB, 0x23EC, 0x23F0, 0x23F3, 0x25FD, 0x25FE, 0x2614]
-    + [0x2615, 0x267F, 0x2693, 0x26A1, 0x26AA, 0x26AB, 0x26BD, 0x26BE, 0x26C4, 0x26C5, 0x26CE]
-    + [0x26D4, 0x26EA, 0x26F2, 0x26F3, 0x26F5, 0x26FA, 0x26FD, 0x2705, 0x270A, 0x270B, 0x2728]
-    + [0x274C, 0x274E, 0x2753, 0x2754, 0x2755, 0x2757, 0x2795, 0x2796, 0x2797, 0x27B0, 0x27BF]
-    + [0x2B1B, 0x2B1C, 0x2B50, 0x2B55, 0x1F004, 0x1F0CF, 0x1F18E, 0x1F201, 0x1F21A, 0x1F22F]
-    + [0x1F250, 0x1F251]
-    + list(range(0x2648, 0x2654))
-    + list(range(0x1F191, 0x1F19B))
-    + list(range(0x1F232, 0x1F237))
-    + list(range(0x1F238, 0x1F23B))
+    [
+        8986,
+        8987,
+        9193,
+        9194,
+        9195,
+        9196,
+        9200,
+        9203,
+        9725,
+        9726,
+        9748,
+        9749,
+        9855,
+        9875,
+        9889,
+        9898,
+        9899,
+        9917,
+        9918,
+        9924,
+        9925,
+        9934,
+        9940,
+        9962,
+        9970,
+        9971,
+        9973,
+        9978,
+        9981,
+        9989,
+        9994,
+        9995,
+        10024,
+        10060,
+        10062,
+        10067,
+        10068,
+        10069,
+        10071,
+        10133,
+        10134,
+        10135,
+        10160,
+        10175,
+        11035,
+        11036,
+        11088,
+        11093,
+        126980,
+        127183,
+        127374,
+        127489,
+        127514,
+        127535,
+        127568,
+        127569,
+        *list(range(9800, 9812)),
+        *list(range(127377, 127387)),
+        *list(range(127538, 127543)),
+        *list(range(127544, 127547)),
+    ]
 )
 
 
@@ -395,7 +448,7 @@ def itemize(
             | (scripts[1:] != scripts[:-1])
         )
         cuts = [0, *(np.flatnonzero(change) + 1).tolist(), n]
-        for s, e in zip(cuts[:-1], cuts[1:], strict=True):
+        for s, e in itertools.pairwise(cuts):
             runs.append(Run(s, e, int(fonts_cp[s]), int(levels[s]), names[int(scripts[s])]))
     return Itemized(
         text,

@@ -12,6 +12,7 @@ A :class:`TextLayout` is immutable, holds no FreeType state and can be drawn fro
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -186,13 +187,13 @@ class TextStyle:
                 msg = "variation axis tags are 4 characters"
                 raise ValueRangeError(msg, field="variations", value=tag)
             _check_number(value, f"variations.{tag}", -1e5, 1e5)
-        object.__setattr__(
-            self, "variations", tuple(sorted((t, float(v)) for t, v in var.items()))
-        )
+        object.__setattr__(self, "variations", tuple(sorted((t, float(v)) for t, v in var.items())))
 
     @property
     def feature_dict(self) -> dict[str, bool | int]:
-        return {t: (bool(v) if v in (0, 1) else v) for t, v in self.features}  # type: ignore[union-attr]
+        """Features as HarfBuzz takes them (after validation ``features`` is a sorted tuple)."""
+        pairs = self.features.items() if isinstance(self.features, Mapping) else self.features
+        return {t: (bool(v) if v in (0, 1) else v) for t, v in pairs}
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ class _Wrapper:
 def _lines_cap(style: TextStyle, size: float, box_height: float | None, n_units: int) -> int:
     cap = style.max_lines if style.max_lines is not None else max(1, n_units)
     if box_height is not None:
-        fit = int(math.floor((box_height + 1e-6) / (style.line_height * size)))
+        fit = math.floor((box_height + 1e-6) / (style.line_height * size))
         cap = min(cap, max(1, fit))
     return max(1, min(cap, max(1, n_units)))
 
@@ -405,7 +406,7 @@ class _Engine:
             runs = shaped.run
             change = np.flatnonzero(runs[1:] != runs[:-1]) + 1
             cuts = [0, *change.tolist(), shaped.count]
-            for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            for a, b in itertools.pairwise(cuts):
                 self.run_glyphs[int(runs[a])] = (a, b)
 
     def paragraph_of(self, pos: int) -> tuple[int, int, int]:
@@ -494,6 +495,8 @@ class _Engine:
             if run.end <= start or run.start >= end or run.font == NEWLINE_FONT:
                 continue
             a, b = max(run.start, start), min(run.end, end)
+            if a >= b:
+                continue
             pieces.append(self._piece(index, run, a, b, (start, end)))
             levels.append(run.level)
             last_font = run.font
@@ -504,6 +507,93 @@ class _Engine:
         glyphs = concat([pieces[i] for i in order])
         width = float(np.sum(glyphs.advance) + np.sum(glyphs.spacing)) if glyphs.count else 0.0
         return glyphs, width
+
+    def graphemes_in(self, start: int, end: int) -> int:
+        end = self.trim_end(start, end)
+        if end <= start:
+            return 0
+        return 1 + int(np.count_nonzero(self.units.brk[start + 1 : end] >= BRK_GRAPHEME))
+
+    def build_lines(
+        self, wrapper: _Wrapper, max_w: float, cap: int, balance: bool
+    ) -> tuple[list[tuple[int, int, bool]], list[tuple[Shaped, float]], bool]:
+        """Wrap (greedy, or balanced), clamp with an ellipsis and shape the lines.
+
+        Lines are taken one at a time from a greedy wrap of the remaining text, then shaped;
+        where shaping a line on its own makes it wider than ``max_w`` (a break at an unsafe
+        point: cursive joining, an emergency break inside a word), its end moves back to the
+        previous break, so no line holding more than one grapheme cluster exceeds ``max_w``.
+        """
+        break_w = max_w
+        target = -1
+        if balance:
+            count, _s, _w, complete = wrapper.wrap(max_w, cap)
+            if complete and count > 1:
+                break_w = _balance(wrapper, count, max_w, cap)
+                target = count
+        result = self._verified_lines(wrapper, break_w, max_w, cap)
+        if target >= 0 and (result[2] or len(result[0]) != target):
+            result = self._verified_lines(wrapper, max_w, max_w, cap)
+        return result
+
+    def _first_line_end(self, wrapper: _Wrapper, pos: int, width: float) -> int:
+        u = self.units
+        starts = np.zeros(2, dtype=np.int64)
+        widths = np.zeros(1, dtype=np.float64)
+        wrap_greedy(starts, widths, u.width[pos:], u.space[pos:], u.brk[pos:], width)
+        return pos + int(starts[1])
+
+    def _previous_break(self, start: int, end: int) -> int:
+        """The last break position in (start, end): an opportunity if the line has one, else a
+        grapheme boundary (never one followed by hanging whitespace); ``start`` if none."""
+        brk, space = self.units.brk, self.units.space
+        grapheme = start
+        for p in range(end - 1, start, -1):
+            if brk[p] >= BRK_OPPORTUNITY:
+                return p
+            if grapheme == start and brk[p] == BRK_GRAPHEME and not space[p]:
+                grapheme = p
+        return grapheme
+
+    def _verified_lines(
+        self, wrapper: _Wrapper, break_w: float, max_w: float, cap: int
+    ) -> tuple[list[tuple[int, int, bool]], list[tuple[Shaped, float]], bool]:
+        n = wrapper.n
+        specs: list[tuple[int, int, bool]] = []
+        built: list[tuple[Shaped, float]] = []
+        pos = 0
+        while pos < n and len(specs) < cap:
+            end = self._first_line_end(wrapper, pos, break_w)
+            glyphs, width = self.line_glyphs(pos, end, False)
+            while width > max_w + 1e-9 and self.graphemes_in(pos, end) > 1:
+                earlier = self._previous_break(pos, end)
+                if earlier <= pos:
+                    break
+                end = earlier
+                glyphs, width = self.line_glyphs(pos, end, False)
+            specs.append((pos, end, False))
+            built.append((glyphs, width))
+            pos = end
+        truncated = pos < n
+        if truncated and self.style.overflow == "ellipsis" and specs:
+            ls, le, _e = specs[-1]
+            le = self.ellipsis_cut(ls, le, max_w)
+            glyphs, width = self.line_glyphs(ls, le, True)
+            while width > max_w + 1e-9 and le > ls:
+                le = self._previous_boundary(ls, le)
+                while le > ls and self.text[le - 1] in _STRIP_BEFORE_ELLIPSIS:
+                    le -= 1
+                glyphs, width = self.line_glyphs(ls, le, True)
+            specs[-1] = (ls, le, True)
+            built[-1] = (glyphs, width)
+        return specs, built, truncated
+
+    def _previous_boundary(self, start: int, end: int) -> int:
+        brk = self.units.brk
+        pos = end - 1
+        while pos > start and brk[pos] < BRK_GRAPHEME:
+            pos -= 1
+        return pos
 
     def ellipsis_cut(self, start: int, end: int, max_w: float) -> int:
         """Where to cut units [start, end) so that the text plus "…" fits ``max_w`` (em)."""
@@ -578,18 +668,24 @@ def layout_text(
     norm = normalize(text, style.whitespace)
     timings: dict[str, float] | None = {} if profile else None
 
-    if not norm:
+    def empty(missing: int, missing_chars: tuple[str, ...]) -> TextLayout:
         size = style.size if style.size_range is None else style.size_range[1]
         if style.size_range is not None and style.fit == "shrink":
             size = max(style.size_range[0], min(style.size_range[1], style.size))
         return TextLayout(
-            norm, style, size, box_w, box_h, (), _empty_glyphs(), tuple(chain.fonts),
-            chain.emoji_index, 0.0, 0.0, 0.0, False, 0, (),
+            "", style, size, box_w, box_h, (), _empty_glyphs(), tuple(chain.fonts),
+            chain.emoji_index, 0.0, 0.0, 0.0, False, missing, missing_chars,
             "rtl" if style.direction == "rtl" else "ltr", "none", registry, timings,
         )  # fmt: skip
 
+    if not norm:
+        return empty(0, ())
+
     it = itemize(norm, chain, direction=style.direction, missing_glyphs=style.missing_glyphs,
                  field=field)  # fmt: skip
+    norm = it.text  # without skipped clusters under missing_glyphs="skip"
+    if not norm:
+        return empty(it.skipped, it.missing)
     t1 = time.perf_counter()
     codes_list = it.codes.tolist()
     shaped = shape_runs(
@@ -605,7 +701,17 @@ def layout_text(
     n = len(norm)
     weights = shaped.advance + shaped.spacing
     unit_w = np.bincount(shaped.cluster, weights=weights, minlength=n).astype(np.float64)
+    np.maximum(unit_w, 0.0, out=unit_w)  # wrapping assumes widths never shrink a line
     brk = break_classes(norm, it.codes, it.cluster_start)
+    if shaped.count:
+        # never break inside a HarfBuzz cluster (conjuncts, ligatures): its width is not divisible
+        inside = np.ones(n, dtype=np.bool_)
+        inside[shaped.cluster] = False
+        inside[it.fonts == NEWLINE_FONT] = False
+        if n:
+            inside[0] = False
+        brk[inside] = 0
+        # a code point right after a newline may have no glyph but is still a line start
     if style.wrap == "none":
         brk = np.where(brk == BRK_MANDATORY, brk, 0).astype(np.uint8)
     units = _Units(unit_w, hanging_spaces(it.codes), brk)
@@ -618,22 +724,9 @@ def layout_text(
 
     cap = _lines_cap(style, size, box_h, n)
     max_w_em = math.inf if soft_w is None else soft_w / size
-    count, starts, _widths, complete = wrapper.wrap(max_w_em, cap)
-    truncated = not complete
-    if style.wrap == "balance" and complete and count > 1 and soft_w is not None:
-        balanced = _balance(wrapper, count, max_w_em, cap)
-        c2, s2, _w2, ok2 = wrapper.wrap(balanced, cap)
-        if ok2 and c2 == count:
-            starts = s2
-
     engine = _Engine(norm, it, shaped, chain, style, units)
-    line_specs: list[tuple[int, int, bool]] = []
-    for i in range(count):
-        line_specs.append((int(starts[i]), int(starts[i + 1]), False))
-    if truncated and style.overflow == "ellipsis" and line_specs:
-        ls, le, _e = line_specs[-1]
-        cut = engine.ellipsis_cut(ls, le, max_w_em)
-        line_specs[-1] = (ls, cut, True)
+    balance = style.wrap == "balance" and soft_w is not None
+    line_specs, built, truncated = engine.build_lines(wrapper, max_w_em, cap, balance)
 
     # place lines
     lh = style.line_height * size
@@ -647,11 +740,8 @@ def layout_text(
             top = (box_h - block_h) / 2
         elif style.valign == "bottom":
             top = box_h - block_h
-    parts: list[Shaped] = []
     line_info = []
-    for i, (ls, le, ell) in enumerate(line_specs):
-        glyphs, w_em = engine.line_glyphs(ls, le, ell)
-        parts.append(glyphs)
+    for (ls, le, ell), (glyphs, w_em) in zip(line_specs, built, strict=True):
         line_info.append((ls, engine.trim_end(ls, le), ell, glyphs, w_em * size))
     widest = max((info[4] for info in line_info), default=0.0)
     ref_w = box_w if box_w is not None else widest
@@ -710,9 +800,7 @@ def layout_text(
     missing = len(missing_chars) + it.skipped + notdef_extra
     t5 = time.perf_counter()
     if timings is not None:
-        timings.update(
-            itemize=t1 - t0, shape=t2 - t1, breaks=t3 - t2, fit=t4 - t3, place=t5 - t4
-        )
+        timings.update(itemize=t1 - t0, shape=t2 - t1, breaks=t3 - t2, fit=t4 - t3, place=t5 - t4)
     direction: Literal["ltr", "rtl"] = "rtl" if it.paragraphs[0][2] else "ltr"
     used_bidi = bidi.backend_name() if it.rtl or bool(it.levels.any()) else "none"
     return TextLayout(

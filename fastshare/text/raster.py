@@ -51,7 +51,9 @@ _OUTLINE_FORMAT = freetype.FT_GLYPH_FORMAT_OUTLINE
 _EMPTY = np.zeros((0, 0), dtype=np.uint8)
 
 
-def raster_glyph(font: Font, size26: int, gid: int, bucket: int) -> tuple[np.ndarray, int, int] | None:
+def raster_glyph(
+    font: Font, size26: int, gid: int, bucket: int
+) -> tuple[np.ndarray, int, int] | None:
     """Coverage bitmap (h×w uint8, C-contiguous), left and top (y up) of one glyph, or ``None``
     when FreeType fails. Takes :data:`FT_LOCK`."""
     with FT_LOCK:

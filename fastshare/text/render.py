@@ -114,12 +114,12 @@ def rasterize(
     g = layout.glyphs
     empty = np.zeros((0, 0), dtype=np.uint8)
     if g.count == 0:
-        return TextRaster(empty, int(math.floor(x)), int(math.floor(y)), (), 0, 0)
+        return TextRaster(empty, math.floor(x), math.floor(y), (), 0, 0)
     cache = _cache(layout)
     size = layout.size
-    size26 = int(round(size * 64))
-    gx = g.x26 + int(round(x * 64))
-    gy = g.y26 + int(round(y * 64))
+    size26 = round(size * 64)
+    gx = g.x26 + round(x * 64)
+    gy = g.y26 + round(y * 64)
     px = gx >> 6
     bucket = ((gx & 63) + 8) >> 4
     carry = bucket == BUCKETS
@@ -164,7 +164,7 @@ def rasterize(
     y0s = py[sel_all] - ent[:, 4]
     inked = (ent[:, 1] > 0) & (ent[:, 2] > 0)
     if not inked.any() and not pieces:
-        return TextRaster(empty, int(math.floor(x)), int(math.floor(y)), (), 0, failures)
+        return TextRaster(empty, math.floor(x), math.floor(y), (), 0, failures)
     if inked.any():
         mx0 = int(x0s[inked].min())
         my0 = int(y0s[inked].min())
@@ -221,8 +221,10 @@ def draw_text(
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
         msg = "frame must be an H×W×3 uint8 array"
         raise ValueRangeError(msg, field="frame", value=getattr(frame, "shape", type(frame)))
-    if isinstance(opacity, bool) or not isinstance(opacity, (int, float)) or not (
-        0.0 <= float(opacity) <= 1.0
+    if (
+        isinstance(opacity, bool)
+        or not isinstance(opacity, (int, float))
+        or not (0.0 <= float(opacity) <= 1.0)
     ):
         msg = "must be a number in [0, 1]"
         raise ValueRangeError(msg, field="opacity", value=opacity)
@@ -235,14 +237,14 @@ def draw_text(
     height, width = frame.shape[0], frame.shape[1]
     margin = 0
     if shadow is not None:
-        margin = int(math.ceil(abs(shadow.dx) + abs(shadow.dy) + 3 * shadow.blur + 2))
+        margin = math.ceil(abs(shadow.dx) + abs(shadow.dy) + 3 * shadow.blur + 2)
     raster = rasterize(layout, x, y, clip=(-margin, -margin, width + margin, height + margin))
     t1 = time.perf_counter()
     mask = raster.mask
     if shadow is not None and (mask.size or raster.color_glyphs):
         shadow_mask, sx, sy = _shadow_mask(raster)
-        sx += int(round(shadow.dx))
-        sy += int(round(shadow.dy))
+        sx += round(shadow.dx)
+        sy += round(shadow.dy)
         if shadow.blur > 0:
             blurred = paint.blur_mask(shadow_mask, float(shadow.blur))
             pad_y = (blurred.shape[0] - shadow_mask.shape[0]) // 2
