@@ -18,6 +18,7 @@ the field and the value.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -73,10 +74,14 @@ def _parse_sequence(value: Sequence[Any], field: str) -> Color:
         raise ColorError(msg, field=field, value=value)
     channels: list[int] = []
     for channel in value:
-        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 255:
+        if (
+            isinstance(channel, bool)
+            or not isinstance(channel, numbers.Integral)
+            or not 0 <= channel <= 255
+        ):
             msg = "colour channels must be integers 0-255"
             raise ColorError(msg, field=field, value=value)
-        channels.append(channel)
+        channels.append(int(channel))
     return Color(*channels)
 
 
@@ -118,13 +123,12 @@ def _split_args(body: str, original: str, field: str) -> list[tuple[float, str]]
     if "," in body:
         parts = [p.strip() for p in body.split(",")]
     else:
-        main, _, alpha = body.partition("/")
+        main, slash, alpha = body.partition("/")
         parts = main.split()
-        if alpha.strip():
-            if len(parts) != 3:
-                parts = []  # '/' alpha only after exactly three channels
-            else:
-                parts.append(alpha.strip())
+        if len(parts) != 3 or (slash and not alpha.strip()):
+            parts = []  # the space form: exactly three channels, then optionally '/ alpha'
+        elif slash:
+            parts.append(alpha.strip())
     if len(parts) not in (3, 4):
         msg = "colour functions take 3 channels and an optional alpha"
         raise ColorError(msg, field=field, value=original)
@@ -142,6 +146,11 @@ def _split_args(body: str, original: str, field: str) -> list[tuple[float, str]]
     return out
 
 
+def _round(number: float) -> int:
+    """Round half up, as browsers do (Python's ``round`` would send 2.5 to 2)."""
+    return math.floor(number + 0.5)
+
+
 def _alpha(arg: tuple[float, str] | None, original: str, field: str) -> int:
     if arg is None:
         return 255
@@ -154,7 +163,7 @@ def _alpha(arg: tuple[float, str] | None, original: str, field: str) -> int:
     if not 0.0 <= number <= 1.0:
         msg = "alpha must be between 0 and 1 (or 0% and 100%)"
         raise ColorError(msg, field=field, value=original)
-    return round(number * 255)
+    return _round(number * 255.0)
 
 
 def _parse_rgb(args: list[tuple[float, str]], original: str, field: str) -> Color:
@@ -168,7 +177,7 @@ def _parse_rgb(args: list[tuple[float, str]], original: str, field: str) -> Colo
         if not 0.0 <= scaled <= 255.0:
             msg = "rgb() channels must be within 0-255 (or 0%-100%)"
             raise ColorError(msg, field=field, value=original)
-        channels.append(round(scaled))
+        channels.append(_round(scaled))
     alpha = _alpha(args[3] if len(args) == 4 else None, original, field)
     return Color(channels[0], channels[1], channels[2], alpha)
 
@@ -198,6 +207,6 @@ def _parse_hsl(args: list[tuple[float, str]], original: str, field: str) -> Colo
     def channel(n: float) -> int:
         k = (n + hue / 30.0) % 12.0
         a = saturation * min(lightness, 1.0 - lightness)
-        return round(255.0 * (lightness - a * max(-1.0, min(k - 3.0, 9.0 - k, 1.0))))
+        return _round(255.0 * (lightness - a * max(-1.0, min(k - 3.0, 9.0 - k, 1.0))))
 
     return Color(channel(0), channel(8), channel(4), alpha)

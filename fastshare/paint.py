@@ -321,8 +321,8 @@ def radial_radii(gradient: RadialGradient, box: Box) -> tuple[float, float]:
     else:
         r = math.hypot(far_x, far_y)
         return r, r
-    ry = math.hypot(far_x / ratio, far_y)
-    return ry * ratio, ry
+    # the ellipse x²/rx² + y²/ry² = 1 with rx/ry = ratio through the farthest corner
+    return math.hypot(far_x, far_y * ratio), math.hypot(far_x / ratio, far_y)
 
 
 def _resolve(fill: Fill, box: Box) -> _Source:
@@ -340,7 +340,8 @@ def _resolve(fill: Fill, box: Box) -> _Source:
     ccy = by0 + fill.cy * (by1 - by0)
     if isinstance(fill, RadialGradient):
         rx, ry = radial_radii(fill, box)
-        geom[:4] = (ccx, ccy, 1.0 / rx if rx > 0 else 1e30, 1.0 / ry if ry > 0 else 1e30)
+        # a zero (or subnormal) radius: every pixel but the exact centre is past the last stop
+        geom[:4] = (ccx, ccy, 1.0 / max(rx, 1e-30), 1.0 / max(ry, 1e-30))
         return _Source(_gradient.KIND_RADIAL, geom, table, fill.dither)
     geom[:3] = (ccx, ccy, (fill.start_angle / 360.0) % 1.0)
     return _Source(_gradient.KIND_CONIC, geom, table, fill.dither)

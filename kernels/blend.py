@@ -9,7 +9,7 @@ nothing and release the GIL.
 Per pixel, with ``A`` the source alpha, ``a = cov · opacity · A / 255`` and ``s = src·255/A`` the
 straight (unpremultiplied) source colour, clamped to 0–255:
 
-* ``a == 0``: the pixel is left untouched;
+* ``a ≤ 1e-7`` (no byte could change): the pixel is left untouched;
 * ``cov == 1``, ``A == 255``, ``opacity == 1``: ``out = floor(s + d)``, the source colour itself;
 * blend "srgb": ``out = floor(dst + (s − dst)·a + d)`` — plain sRGB alpha blending, identical to
   Pillow's ``Image.composite``/``paste`` with a mask and to browsers' default;
@@ -69,7 +69,7 @@ def blend_row(
         alpha = src[3, i]
         cv = cov[i]
         a = min(cv * op * alpha * inv255, np.float32(1.0))
-        if not a > 0.0:
+        if not a > 1e-7:  # below this no output byte can change; also keeps 255/alpha finite
             continue
         o = 3 * i
         off = dither_rows[y & 7, 3 * (xf + i)] if dither else np.float32(0.5)

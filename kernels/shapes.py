@@ -14,7 +14,8 @@ Coverage (float64, stored as float32 in [0, 1]) of the pixel ``[x, x+1) × [y, y
   two radii exceed a side): the box area, lowered to ``clamp(0.5 + r − |p − c|)`` for pixels whose
   centre lies inside a corner's ``r×r`` square (``c`` the corner circle's centre);
 * ellipse inscribed in the box: ``min(box area, clamp(0.5 − d))`` with the first-order distance
-  ``d = (f² − 1) / (2·|∇|)``, ``f² = (dx/rx)² + (dy/ry)²``, ``|∇| = |(dx/rx², dy/ry²)|``.
+  ``d = (f² − 1) / (2·|∇|)``, ``f² = (dx/rx)² + (dy/ry)²``, ``|∇| = |(dx/rx², dy/ry²)|``; an
+  ellipse with a semi-axis under ``MIN_RADIUS`` (1e-6 px) is empty.
 
 Straight edges are exact; curved edges are within 0.1 of the true area for radii ≥ 2 px (see the
 tests). A stroke is the ring between the shape and an inner shape (the box inset by the stroke
@@ -37,6 +38,7 @@ from .blend import blend_row
 from .gradient import KIND_SOLID, gradient_row
 
 __all__ = [
+    "MIN_RADIUS",
     "SHAPE_ELLIPSE",
     "SHAPE_FULL",
     "SHAPE_RRECT",
@@ -50,6 +52,8 @@ __all__ = [
 SHAPE_FULL = 0  # coverage 1 over the whole (integer) span
 SHAPE_RRECT = 1  # params [x0, y0, x1, y1, r_tl, r_tr, r_br, r_bl]
 SHAPE_ELLIPSE = 2  # params [x0, y0, x1, y1] (the bounding box)
+#: an ellipse with a semi-axis below this (px) is empty
+MIN_RADIUS = 1e-6
 
 
 @kernel
@@ -114,14 +118,15 @@ def ellipse_coverage_row(
     rx = 0.5 * (bx1 - bx0)
     ry = 0.5 * (by1 - by0)
     cy_ext = _clamp01(min(y + 1.0, by1) - max(float(y), by0))
-    if not (rx > 0.0 and ry > 0.0 and cy_ext > 0.0):
+    if not (rx >= MIN_RADIUS and ry >= MIN_RADIUS and cy_ext > 0.0):
         for i in range(n):
             cov[i] = 0.0
         return
     ccx = bx0 + rx
     dy = y + 0.5 - (by0 + ry)
-    ey = dy / ry
-    gy = dy / (ry * ry)
+    iry = 1.0 / ry
+    ey = dy * iry
+    gy = ey * iry
     ey2 = ey * ey
     gy2 = gy * gy
     irx = 1.0 / rx
