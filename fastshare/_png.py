@@ -68,8 +68,15 @@ FILTERS: dict[str, int] = {
 
 #: adaptive filter: a row is filtered when more than this fraction of it is not a copy of the
 #: row above shifted by at most one pixel. 0.25 filters photographs covering more than a quarter
-#: of the width and costs plain cards a few percent (a handful of dense text rows get filtered).
+#: of the width and costs plain cards a few percent (a handful of dense text rows get filtered);
+#: 0.5 suits plain cards best (the "small" level tries both).
 MAX_UNMATCHED = 0.25
+
+#: when more than half of the rows were filtered (a photograph, noise, dither), the frame is
+#: filtered again with this threshold: every row that is not an exact copy gets a filter, which
+#: suits smooth photographs (sky, blur) that the first pass left unfiltered. Measured on the photo
+#: example at story size: 709 KB → 611 KB at libdeflate level 6.
+NOISY_UNMATCHED = 0.0
 
 #: per-thread scratch is kept between calls up to this size (a 1080×1920 story card needs 6.2 MB)
 SCRATCH_CAP_BYTES = 16 << 20
@@ -95,13 +102,15 @@ COMPRESSORS: dict[str, tuple[Callable[[np.ndarray, int], bytes | bytearray], ran
 
 @dataclass(frozen=True)
 class PngLevel:
-    """A named PNG level: the row filter and the deflate back end and level to use.
+    """A named PNG level: the row filter, and the deflate back end and level to use.
 
-    ``noisy`` is used instead of ``smooth`` when the adaptive filter filtered more than half of
-    the rows (photographs, noise, dither): libdeflate's higher levels buy 35 % on smooth cards but
-    only a few percent on noisy frames, where they cost ten times ISA-L's time.
-    ``thresholds`` are the adaptive filter's ``max_unmatched`` values to try; with more than one,
-    each filtering is compressed with ISA-L level 1 as an estimate and the smallest is kept.
+    With the adaptive filter, a frame where more than half of the rows got filtered is "noisy"
+    (photographs, noise, dither): it is refiltered with :data:`NOISY_UNMATCHED` and compressed
+    with ``noisy`` instead of ``smooth``, because libdeflate's higher levels buy 35 % on smooth
+    cards but only a few percent on noisy frames, where they cost several times more.
+    ``thresholds`` are the adaptive filter's ``max_unmatched`` values to try on smooth frames;
+    with more than one, each filtering is compressed with ISA-L level 1 as an estimate and the
+    smallest is kept.
     """
 
     name: str
@@ -111,11 +120,15 @@ class PngLevel:
     thresholds: tuple[float, ...] = (MAX_UNMATCHED,)
 
 
-#: the named levels, chosen from measurements on the example cards (docs/encoders.md)
+#: the named levels, chosen from measurements on the example cards (docs/encoders.md):
+#: fast: ISA-L level 1, about 1 ms for an og card; default: libdeflate level 6 (level 5 on noisy
+#: frames), at least 4× faster than Pillow's default and smaller than it on cards; small:
+#: libdeflate level 9 on the better of two adaptive thresholds, level 7 on noisy frames, so that
+#: it stays faster than Pillow's default there too.
 LEVELS: dict[str, PngLevel] = {
     "fast": PngLevel("fast", "adaptive", ("isal", 1), ("isal", 1)),
-    "default": PngLevel("default", "adaptive", ("libdeflate", 6), ("isal", 1)),
-    "small": PngLevel("small", "adaptive", ("libdeflate", 9), ("libdeflate", 6), (0.25, 0.5)),
+    "default": PngLevel("default", "adaptive", ("libdeflate", 6), ("libdeflate", 5)),
+    "small": PngLevel("small", "adaptive", ("libdeflate", 9), ("libdeflate", 7), (0.25, 0.5)),
 }
 
 
@@ -216,24 +229,27 @@ def png_parts(
 
     named = LEVELS[level]
     method = FILTERS[filter if filter is not None else named.filter]
-    thresholds = named.thresholds if method == FILTER_ADAPTIVE else named.thresholds[:1]
     stride = w * c
     src = frame.reshape(h, stride)
     mask, words = _filter_scratch(stride)
     dst = _filtered_buffer(h, stride, 0)
-    filtered_rows = int(filter_rows(dst, src, mask, words, c, method, thresholds[0]))
-    if len(thresholds) > 1:
+    adaptive = method == FILTER_ADAPTIVE
+    threshold = named.thresholds[0] if adaptive else 0.0
+    noisy = 2 * int(filter_rows(dst, src, mask, words, c, method, threshold)) > h
+    if adaptive and noisy:
+        filter_rows(dst, src, mask, words, c, method, NOISY_UNMATCHED)
+    elif adaptive and len(named.thresholds) > 1:
         # try the other thresholds; ISA-L level 1 ranks the candidates (~1 ms per og card)
         best = len(isal_zlib.compress(dst, 1))
         spare = _filtered_buffer(h, stride, 1)
-        for threshold in thresholds[1:]:
-            rows = int(filter_rows(spare, src, mask, words, c, method, threshold))
+        for threshold in named.thresholds[1:]:
+            filter_rows(spare, src, mask, words, c, method, threshold)
             size = len(isal_zlib.compress(spare, 1))
             if size < best:
-                best, filtered_rows = size, rows
+                best = size
                 dst, spare = spare, dst
     if compression is None:
-        compression = named.noisy if 2 * filtered_rows > h else named.smooth
+        compression = named.noisy if noisy else named.smooth
     compress, _ = COMPRESSORS[compression[0]]
     stream = compress(dst, compression[1])
 
