@@ -1,0 +1,324 @@
+"""The output key: one hash of everything that changes an output's bytes.
+
+``DESIGN.md`` ("Identity and dedup"): an output's key hashes the resolved per-target plan, the
+item data, the font files' hashes, the encoder and its options, and fastshare's render version.
+Backfill dedup, the registry, the generator pipeline and the service's ETag all use it, so an
+edited title, a new font file or an upgraded renderer re-renders, and nothing else does.
+
+What goes in, precisely (a canonical JSON document, hashed with SHA-256):
+
+* ``render``: :data:`RENDER_VERSION`. Bump it in the same commit as any change that alters the
+  pixels or bytes fastshare produces for an unchanged input (a kernel, the text engine, an
+  encoder default, a dependency upgrade known to shift pixels).
+* ``plan``: :attr:`fastshare.planner.TargetPlan.key` — the template's configuration hash and the
+  target (name, size, scale).
+* ``data``: only the item fields the template reads (``Template.fields``: placeholders and
+  ``when`` fields, dotted names followed into nested objects), a missing field distinct from an
+  empty one. Fields the template never reads (an unused ``author``) do not change the key.
+* ``fonts``: the SHA-256 of every font file fastshare may use for this template (the bundled font
+  directory and the template's ``fonts``).
+* ``assets``: the SHA-256 of each image file the item's image layers resolve to (a photo replaced
+  in the asset directory re-renders the cards that show it).
+* ``encoder``: which encoder (``fastshare.encode`` or the Pillow fallback), the format (``jpg``
+  is ``jpeg``) and the options.
+
+File hashes are computed once per process and cached by (path, size, modification time), so a
+long-running process still sees a replaced file. Everything here is thread safe (the caches are
+guarded by a lock) and pure Python: no frame is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastshare.errors import DataError, FastshareError
+from fastshare.targets import Target, parse_target
+from fastshare.template import ImageLayer, Template
+
+__all__ = [
+    "RENDER_VERSION",
+    "KeyBuilder",
+    "asset_digests",
+    "canonical_json",
+    "encoder_identity",
+    "file_digest",
+    "font_digest",
+    "item_digest",
+    "item_fields",
+    "normalize_format",
+    "output_key",
+]
+
+#: fastshare's render version: bump when a change alters output bytes for an unchanged input
+RENDER_VERSION = 1
+
+_MISSING_MARK = {"$missing": True}
+_FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
+_CHUNK = 1 << 20
+
+_lock = threading.Lock()
+_file_cache: dict[str, tuple[int, int, str]] = {}
+_font_cache: dict[tuple[str, ...], tuple[tuple[tuple[str, int, int], ...], str]] = {}
+
+
+# --------------------------------------------------------------------------- primitives
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys; non-JSON values (dates, Decimals) as their ``str``."""
+    return json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=True,
+        default=_json_default,
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$bytes": hashlib.sha256(bytes(value)).hexdigest()}
+    if isinstance(value, set | frozenset):
+        return sorted(map(str, value))
+    return {"$" + type(value).__name__: str(value)}
+
+
+def normalize_format(fmt: str) -> str:
+    """The canonical encoder format name (``jpg`` → ``jpeg``), lower case."""
+    name = str(fmt).strip().lower()
+    return _FORMAT_ALIASES.get(name, name)
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, cached per process by (path, size, modification time)."""
+    name = os.fspath(path)
+    stat = os.stat(name)
+    with _lock:
+        cached = _file_cache.get(name)
+    if cached is not None and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
+        return cached[2]
+    h = hashlib.sha256()
+    with open(name, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    digest = h.hexdigest()
+    with _lock:
+        _file_cache[name] = (stat.st_size, stat.st_mtime_ns, digest)
+    return digest
+
+
+def _font_files(paths: Iterable[Path]) -> list[str]:
+    from fastshare.text.fonts import FONT_SUFFIXES
+
+    files: set[str] = set()
+    for path in paths:
+        if path.is_dir():
+            files.update(
+                str(p) for p in path.rglob("*") if p.suffix.lower() in FONT_SUFFIXES and p.is_file()
+            )
+        elif path.is_file():
+            files.add(str(path))
+    return sorted(files)
+
+
+def font_digest(extra: Iterable[str | os.PathLike[str]] = ()) -> str:
+    """One hash over the bundled fonts and ``extra`` font files/directories (cached).
+
+    The hash covers each file's name (relative to nothing: its base name) and its bytes' hash,
+    so a renamed, added, removed or edited font file changes it, and moving the installation
+    does not.
+    """
+    from fastshare.text import bundled_font_dir
+
+    roots = [bundled_font_dir(), *(Path(p) for p in extra)]
+    key = tuple(str(p) for p in roots)
+    files = _font_files(roots)
+    stamp = tuple((f, (st := os.stat(f)).st_size, st.st_mtime_ns) for f in files)
+    with _lock:
+        cached = _font_cache.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    parts = sorted((os.path.basename(f), file_digest(f)) for f in files)
+    digest = hashlib.sha256(canonical_json(parts).encode()).hexdigest()
+    with _lock:
+        _font_cache[key] = (stamp, digest)
+    return digest
+
+
+def encoder_identity(fmt: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Which encoder writes ``fmt`` here, and with what: part of the output key.
+
+    ``fastshare.encode`` when it is installed (with its ``ENCODER_VERSION`` when it defines
+    one), otherwise the Pillow fallback of :func:`fastshare.pipeline.encode_frame` (with Pillow's
+    version, since its writers' bytes may change between releases).
+    """
+    name, version = _encoder_name()
+    return {
+        "encoder": name,
+        "version": version,
+        "format": normalize_format(fmt),
+        "options": dict(sorted((options or {}).items())),
+    }
+
+
+_encoder_cache: tuple[str, str] | None = None
+
+
+def _encoder_name() -> tuple[str, str]:
+    global _encoder_cache
+    if _encoder_cache is None:
+        try:
+            import fastshare.encode as encode_module  # type: ignore[import-not-found, unused-ignore]
+        except ModuleNotFoundError as exc:
+            if exc.name != "fastshare.encode":
+                raise
+            import PIL
+
+            _encoder_cache = ("pillow", str(PIL.__version__))
+        else:
+            _encoder_cache = ("fastshare", str(getattr(encode_module, "ENCODER_VERSION", "")))
+    return _encoder_cache
+
+
+# --------------------------------------------------------------------------- item data
+
+
+def item_fields(template: Template, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of the fields ``template`` reads from ``item`` (missing ones marked)."""
+    from fastshare.binding import _MISSING, lookup
+
+    out: dict[str, Any] = {}
+    for name in template.fields:
+        value = lookup(item, name)
+        out[name] = _MISSING_MARK if value is _MISSING else value
+    return out
+
+
+def item_digest(item: Mapping[str, Any]) -> str:
+    """SHA-256 of a whole item's canonical JSON (the registry's original record hash)."""
+    return hashlib.sha256(canonical_json(item).encode()).hexdigest()
+
+
+def _image_layers(template: Template, target: Target) -> list[ImageLayer]:
+    layers, background = template.layers_for(target)
+    found = [layer for layer in layers if isinstance(layer, ImageLayer)]
+    if background.image is not None:
+        found.append(background.image)
+    return found
+
+
+def asset_digests(template: Template, item: Mapping[str, Any], target: Target) -> list[Any]:
+    """``[layer id, file hash]`` for each image layer drawn from an asset file for ``item``.
+
+    An image name that does not resolve (missing field, missing file) contributes its name and
+    ``None``: the render fails on it and is recorded as a failure, not skipped.
+    """
+    from fastshare.binding import field_present
+    from fastshare.images import resolve_asset
+
+    out: list[Any] = []
+    for layer in _image_layers(template, target):
+        if layer.data is not None or layer.src is None:
+            continue  # inline bytes are hashed with the template's source
+        if layer.when and not all(field_present(item, name) for name in layer.when):
+            continue
+        try:
+            name = layer.src.render(item, f"{layer.path}.src")
+            path = resolve_asset(name, template.asset_dirs, f"{layer.path}.src")
+        except (DataError, FastshareError):
+            out.append([layer.id, None])
+            continue
+        try:
+            out.append([layer.id, file_digest(path)])
+        except OSError:
+            out.append([layer.id, None])
+    return out
+
+
+# --------------------------------------------------------------------------- the key
+
+
+@dataclass
+class KeyBuilder:
+    """Computes output keys for one template, format and encoder options.
+
+    The parts shared by every item (plan keys, font and encoder identity) are resolved once;
+    :meth:`key` then hashes one item's fields for one target. Build it in the process that needs
+    the keys (it is cheap); it is safe to share between threads.
+    """
+
+    template: Template
+    format: str = "png"
+    encode_options: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        from fastshare.planner import plan
+
+        self._plan = plan
+        self._fonts = font_digest(self.template.font_paths)
+        self._encoder = encoder_identity(self.format, self.encode_options)
+        self._plans: dict[Target, str] = {}
+        variants = [(self.template.layers, self.template.background)]
+        variants.extend(self.template.overridden.values())
+        self._has_images = any(
+            background.image is not None or any(isinstance(x, ImageLayer) for x in layers)
+            for layers, background in variants
+        )
+
+    @property
+    def fonts(self) -> str:
+        return self._fonts
+
+    @property
+    def encoder(self) -> Mapping[str, Any]:
+        return self._encoder
+
+    def plan_key(self, target: Target) -> str:
+        cached = self._plans.get(target)
+        if cached is None:
+            cached = self._plan(self.template, target).key
+            self._plans[target] = cached
+        return cached
+
+    def data_part(self, item: Mapping[str, Any]) -> str:
+        """Canonical JSON of the item's used fields (compute once per item, reuse per target)."""
+        return canonical_json(item_fields(self.template, item))
+
+    def key(self, item: Mapping[str, Any], target: Target, data_part: str | None = None) -> str:
+        """The output key of ``item`` rendered at ``target`` (hex SHA-256)."""
+        data = self.data_part(item) if data_part is None else data_part
+        assets = asset_digests(self.template, item, target) if self._has_images else []
+        head = canonical_json(
+            {
+                "render": RENDER_VERSION,
+                "plan": self.plan_key(target),
+                "fonts": self._fonts,
+                "assets": assets,
+                "encoder": self._encoder,
+            }
+        )
+        h = hashlib.sha256(head.encode())
+        h.update(b"\x00")
+        h.update(data.encode())
+        return h.hexdigest()
+
+
+def output_key(
+    template: Template,
+    item: Mapping[str, Any],
+    target: Target | str,
+    *,
+    format: str = "png",
+    encode_options: Mapping[str, Any] | None = None,
+) -> str:
+    """The output key of one (template, item, target, encoder) — see the module docstring."""
+    builder = KeyBuilder(template, format, encode_options)
+    return builder.key(item, parse_target(target))
