@@ -23,6 +23,8 @@ __all__ = [
     "BRK_NONE",
     "BRK_OPPORTUNITY",
     "accumulate_glyphs",
+    "balance_width",
+    "fit_ladder",
     "wrap_greedy",
 ]
 
@@ -80,16 +82,14 @@ def accumulate_glyphs(
         c1 = min(w, width - x0)
         if r0 >= r1 or c0 >= c1:
             continue
+        n = c1 - c0
         for r in range(r0, r1):
-            src = offset + r * w
-            row = y0 + r
-            for c in range(c0, c1):
-                v = arena[src + c]
-                if v == 0:
-                    continue
-                col = x0 + c
-                s = np.int32(dst[row, col]) + np.int32(v)
-                dst[row, col] = np.uint8(255) if s > 255 else np.uint8(s)
+            # contiguous row slices without a data-dependent branch: the loop vectorises
+            d = dst[y0 + r, x0 + c0 : x0 + c1]
+            a = arena[offset + r * w + c0 : offset + r * w + c1]
+            for i in range(n):
+                s = np.uint16(d[i]) + np.uint16(a[i])
+                d[i] = np.uint8(s if s < 255 else 255)
 
 
 @kernel
@@ -180,3 +180,94 @@ def wrap_greedy(
         start = end
     dst_starts[count] = start
     return count
+
+
+@kernel
+def balance_width(
+    scratch_starts: np.ndarray,
+    scratch_widths: np.ndarray,
+    unit_w: np.ndarray,
+    unit_space: np.ndarray,
+    unit_brk: np.ndarray,
+    max_width: float,
+    count: int,
+    tolerance: float,
+) -> float:
+    """Smallest width (within ``tolerance``) at which :func:`wrap_greedy` still places every unit
+    in at most ``count`` lines, by bisection in [0, ``max_width``] (CSS ``text-wrap: balance``).
+
+    ``scratch_starts`` (int64, capacity C + 1) and ``scratch_widths`` (float64, ≥ C) are work
+    buffers; C must be at least ``count``. Other parameters as in :func:`wrap_greedy`.
+    """
+    n = unit_w.shape[0]
+    lo = 0.0
+    hi = max_width
+    while hi - lo > tolerance:
+        mid = 0.5 * (lo + hi)
+        c = wrap_greedy(scratch_starts, scratch_widths, unit_w, unit_space, unit_brk, mid)
+        if scratch_starts[c] >= n and c <= count:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@kernel
+def fit_ladder(
+    scratch_starts: np.ndarray,
+    scratch_widths: np.ndarray,
+    unit_w: np.ndarray,
+    unit_space: np.ndarray,
+    unit_brk: np.ndarray,
+    ladder: np.ndarray,
+    box_width: float,
+    box_height: float,
+    line_height: float,
+    max_lines: int,
+) -> int:
+    """Index of the largest size in ``ladder`` at which the text fits, or -1 if none does.
+
+    At size ``s`` the units (advances in em) wrap greedily to ``box_width / s``; the text fits
+    when every unit is placed in at most ``min(max_lines, floor(box_height / (line_height · s)))``
+    lines (at least 1) and those lines' total height ``lines · line_height · s`` is within
+    ``box_height``. Fitting is monotone in the size, so this is a binary search.
+
+    Parameters
+    ----------
+    scratch_starts : int64[::1], capacity ≥ max_lines + 1; scratch_widths : float64[::1] ≥ max_lines
+    unit_w, unit_space, unit_brk : as in :func:`wrap_greedy`
+    ladder : float64[::1], ascending candidate sizes (px)
+    box_width, box_height : float (px); ``inf`` when unbounded
+    line_height : float, multiple of the size
+    max_lines : int, ≥ 1
+    """
+    n = unit_w.shape[0]
+    cap_limit = scratch_starts.shape[0] - 1
+    if scratch_widths.shape[0] < cap_limit:
+        cap_limit = scratch_widths.shape[0]
+    lo = 0
+    hi = ladder.shape[0] - 1
+    best = -1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        size = ladder[mid]
+        cap = max_lines
+        if box_height < np.inf:
+            by_height = int(np.floor((box_height + 1e-6) / (line_height * size)))
+            if by_height < cap:
+                cap = by_height
+        if cap < 1:
+            cap = 1
+        if cap > cap_limit:
+            cap = cap_limit
+        c = wrap_greedy(
+            scratch_starts[: cap + 1], scratch_widths[:cap], unit_w, unit_space, unit_brk,
+            box_width / size,
+        )  # fmt: skip
+        fits = scratch_starts[c] >= n and c * line_height * size <= box_height + 1e-6
+        if fits:
+            best = mid
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return best

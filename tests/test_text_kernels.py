@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fastshare.kernels.text import accumulate_glyphs, wrap_greedy
+from fastshare.kernels.text import accumulate_glyphs, balance_width, fit_ladder, wrap_greedy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -121,3 +122,69 @@ def test_wrap_greedy_respects_capacity() -> None:
     assert count == 3
     assert starts.tolist() == [0, 2, 4, 6]  # starts[3] = where the 4th line would begin
     assert out_w.tolist() == [2.0, 2.0, 2.0]
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    unit_sequences(),
+    st.sampled_from([1.0, 1.2]),
+    st.integers(1, 4),
+    st.sampled_from([math.inf, 30.0, 80.0]),
+)
+def test_fit_ladder_matches_brute_force(
+    seq: tuple[list[float], list[int], list[int], float],
+    line_height: float,
+    max_lines: int,
+    box_height: float,
+) -> None:
+    widths, space, brk, _ = seq
+    ladder = [8.0, 10.0, 12.0, 16.0, 20.0, 24.0]
+    box_width = 60.0
+
+    def fits(size: float) -> bool:
+        cap = max_lines
+        if box_height < math.inf:
+            cap = min(cap, math.floor((box_height + 1e-6) / (line_height * size)))
+        cap = max(1, cap)
+        lines = wrap_greedy_ref(widths, space, brk, box_width / size)
+        return len(lines) <= cap and len(lines) * line_height * size <= box_height + 1e-6
+
+    expected = max((i for i, s in enumerate(ladder) if fits(s)), default=-1)
+    got = fit_ladder(
+        np.zeros(max_lines + 1, np.int64),
+        np.zeros(max_lines, np.float64),
+        np.array(widths, np.float64),
+        np.array(space, np.uint8),
+        np.array(brk, np.uint8),
+        np.array(ladder, np.float64),
+        box_width,
+        box_height,
+        line_height,
+        max_lines,
+    )
+    # fitting is monotone in the size for greedy wrapping, so binary search finds the same size
+    assert got == expected
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(unit_sequences())
+def test_balance_width_keeps_the_line_count(
+    seq: tuple[list[float], list[int], list[int], float],
+) -> None:
+    widths, space, brk, max_width = seq
+    count = len(wrap_greedy_ref(widths, space, brk, max_width))
+    n = len(widths)
+    width = balance_width(
+        np.zeros(n + 2, np.int64),
+        np.zeros(n + 1, np.float64),
+        np.array(widths, np.float64),
+        np.array(space, np.uint8),
+        np.array(brk, np.uint8),
+        max_width,
+        count,
+        1e-6,
+    )
+    assert 0.0 <= width <= max_width
+    assert len(wrap_greedy_ref(widths, space, brk, width)) <= count
+    narrower = wrap_greedy_ref(widths, space, brk, max(0.0, width - 1e-3))
+    assert len(narrower) > count or width < 1e-3 or width == max_width

@@ -30,12 +30,20 @@ _SA_RANGES = (
 )
 
 
+def _hang_lut() -> np.ndarray:
+    lut = np.zeros(0x3002, dtype=np.uint8)  # the last entry stands for everything above U+3000
+    lut[[0x20, 0x0A, 0x1680, 0x205F, 0x3000]] = 1
+    lut[0x2000:0x2007] = 1
+    lut[0x2008:0x200B] = 1
+    return lut
+
+
+_HANG_LUT = _hang_lut()
+
+
 def hanging_spaces(codes: np.ndarray) -> np.ndarray:
     """1 for whitespace that hangs at a line end (spaces, ideographic space, newline)."""
-    c = codes
-    space: np.ndarray = (c == 0x20) | (c == 0x0A) | (c == 0x3000) | (c == 0x1680) | (c == 0x205F)
-    space |= ((c >= 0x2000) & (c <= 0x2006)) | ((c >= 0x2008) & (c <= 0x200A))
-    out: np.ndarray = space.astype(np.uint8)
+    out: np.ndarray = _HANG_LUT[np.minimum(codes, _HANG_LUT.shape[0] - 1)]
     return out
 
 
@@ -90,8 +98,9 @@ def break_classes(text: str, codes: np.ndarray, cluster_start: np.ndarray) -> np
     else:
         found = useg.line_breaks(text)
         if found:
-            offsets = np.fromiter((o for o, _m in found), dtype=np.int64, count=len(found))
-            hard = np.fromiter((m for _o, m in found), dtype=np.bool_, count=len(found))
+            raw_offsets, raw_hard = zip(*found, strict=True)
+            offsets = np.array(raw_offsets, dtype=np.int64)
+            hard = np.array(raw_hard, dtype=np.bool_)
             where = _utf8_to_cp(codes, offsets)
             keep = where < n
             brk[where[keep]] = np.where(hard[keep], BRK_MANDATORY, BRK_OPPORTUNITY)

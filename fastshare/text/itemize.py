@@ -67,11 +67,11 @@ def codepoints(text: str) -> np.ndarray:
 _tables_lock = threading.Lock()
 _script_lut: np.ndarray | None = None
 _script_names: list[str] = []
-_COMMON_IDS: tuple[int, ...] = ()
+_common_lut: np.ndarray | None = None
 
 
 def _scripts() -> tuple[np.ndarray, list[str]]:
-    global _script_lut, _script_names, _COMMON_IDS
+    global _script_lut, _script_names, _common_lut
     with _tables_lock:
         if _script_lut is None:
             from fontTools.unicodedata import Scripts
@@ -82,7 +82,11 @@ def _scripts() -> tuple[np.ndarray, list[str]]:
             values = np.array([ids[v] for v in Scripts.VALUES], dtype=np.uint8)
             _script_lut = np.repeat(values, np.diff(bounds))
             _script_names = names
-            _COMMON_IDS = tuple(ids[n] for n in ("Zyyy", "Zinh", "Zzzz") if n in ids)
+            common = np.zeros(len(names), dtype=np.bool_)
+            for name in ("Zyyy", "Zinh", "Zzzz"):
+                if name in ids:
+                    common[ids[name]] = True
+            _common_lut = common
         return _script_lut, _script_names
 
 
@@ -361,8 +365,9 @@ def _resolve_scripts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Script id per code point with Common/Inherited resolved from neighbours, and the mask of
     code points that were Common/Inherited."""
     lut, _names = _scripts()
+    assert _common_lut is not None
     raw = lut[codes]
-    common = np.isin(raw, _COMMON_IDS)
+    common = _common_lut[raw]
     if not common.any():
         return raw, common
     if common.all():
@@ -385,6 +390,23 @@ def itemize(
     """Itemise normalised ``text`` against a font chain. See the module docstring."""
     codes = codepoints(text)
     n = int(codes.shape[0])
+    if n and direction != "rtl" and int(codes.max()) < 0x0300 and "\n" not in text:
+        # fast path: Latin-1 / Latin Extended text that the primary font covers entirely is one
+        # LTR run of single-code-point clusters (the common case for titles)
+        first = chain.table[codes]
+        if not first.any():
+            fonts0 = np.zeros(n, dtype=np.int16)
+            return Itemized(
+                text,
+                codes,
+                np.ones(n, dtype=np.bool_),
+                fonts0,
+                np.zeros(n, dtype=np.int8),
+                ((0, n, 0),),
+                (Run(0, n, 0, 0, "Latn"),),
+                (),
+                0,
+            )
     starts = _grapheme_starts(text, codes)
     ignorable = _ignorable(codes)
     emoji_pref = chain.emoji is not None

@@ -12,6 +12,7 @@ A :class:`TextLayout` is immutable, holds no FreeType state and can be drawn fro
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -22,12 +23,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from fastshare.errors import LimitError, TextError, ValueRangeError
-from fastshare.kernels.text import BRK_GRAPHEME, BRK_MANDATORY, BRK_OPPORTUNITY, wrap_greedy
+from fastshare.kernels.text import (
+    BRK_GRAPHEME,
+    BRK_MANDATORY,
+    BRK_OPPORTUNITY,
+    balance_width,
+    fit_ladder,
+    wrap_greedy,
+)
 from fastshare.text import bidi
 from fastshare.text.breaking import break_classes, hanging_spaces
 from fastshare.text.fonts import DEFAULT_FAMILY, Font, FontChain
 from fastshare.text.itemize import NEWLINE_FONT, Itemized, Run, itemize, normalize
-from fastshare.text.shape import Shaped, concat, shape_range, shape_runs
+from fastshare.text.shape import Shaped, concat, shape_range, shape_runs, unsafe_to_break
 
 if TYPE_CHECKING:
     from fastshare.text.fonts import FontRegistry
@@ -191,9 +199,13 @@ class TextStyle:
 
     @property
     def feature_dict(self) -> dict[str, bool | int]:
-        """Features as HarfBuzz takes them (after validation ``features`` is a sorted tuple)."""
-        pairs = self.features.items() if isinstance(self.features, Mapping) else self.features
-        return {t: (bool(v) if v in (0, 1) else v) for t, v in pairs}
+        """Features as HarfBuzz takes them (a fresh dict; ``features`` is a sorted tuple)."""
+        return dict(_feature_dict(self.features))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _feature_dict(features: tuple[tuple[str, int], ...]) -> dict[str, bool | int]:
+    return {t: (bool(v) if v in (0, 1) else v) for t, v in features}
 
 
 @dataclass(frozen=True)
@@ -280,13 +292,20 @@ class TextLayout:
 
 def size_ladder(lo: float, hi: float, step: int = SIZE_STEP) -> list[float]:
     """Candidate sizes in [lo, hi]: ``lo`` plus every multiple of ``step`` above it."""
+    return list(_ladder_array(float(lo), float(hi), step).tolist())
+
+
+@functools.lru_cache(maxsize=256)
+def _ladder_array(lo: float, hi: float, step: int) -> np.ndarray:
     sizes = [float(lo)]
     k = math.floor(lo / step) + 1
     while k * step <= hi + 1e-9:
         if k * step > lo:
             sizes.append(float(k * step))
         k += 1
-    return sizes
+    ladder = np.array(sizes, dtype=np.float64)
+    ladder.setflags(write=False)
+    return ladder
 
 
 # --------------------------------------------------------------------------- the engine
@@ -331,75 +350,77 @@ def _lines_cap(style: TextStyle, size: float, box_height: float | None, n_units:
     return max(1, min(cap, max(1, n_units)))
 
 
-def _fits(
-    wrapper: _Wrapper, style: TextStyle, size: float, box_w: float | None, box_h: float | None
-) -> bool:
-    cap = _lines_cap(style, size, box_h, wrapper.n)
-    max_w = math.inf if box_w is None else box_w / size
-    count, _s, _w, complete = wrapper.wrap(max_w, cap)
-    if not complete:
-        return False
-    return box_h is None or count * style.line_height * size <= box_h + 1e-6
-
-
 def _choose_size(
     wrapper: _Wrapper, style: TextStyle, box_w: float | None, box_h: float | None
 ) -> float:
+    """The fitted size: the largest ladder size in ``size_range`` (or up to ``size`` for
+    "shrink") at which the text fits the box and the line limit; the minimum if none does."""
     if style.size_range is None:
         return style.size
     lo, hi = style.size_range
     if style.fit == "shrink":
         hi = max(lo, min(hi, style.size))
-    ladder = size_ladder(lo, hi)
-    if _fits(wrapper, style, ladder[-1], box_w, box_h):
-        return ladder[-1]
-    best, a, b = 0, 0, len(ladder) - 2  # ladder[best] is the fallback (min size)
-    while a <= b:
-        mid = (a + b) // 2
-        if _fits(wrapper, style, ladder[mid], box_w, box_h):
-            best = mid
-            a = mid + 1
-        else:
-            b = mid - 1
-    return ladder[best]
+    ladder = _ladder_array(float(lo), float(hi), SIZE_STEP)
+    u = wrapper.units
+    max_lines = style.max_lines if style.max_lines is not None else max(1, wrapper.n)
+    max_lines = max(1, min(max_lines, max(1, wrapper.n)))
+    starts = np.zeros(max_lines + 1, dtype=np.int64)
+    widths = np.zeros(max_lines, dtype=np.float64)
+    best = fit_ladder(
+        starts, widths, u.width, u.space, u.brk, ladder,
+        math.inf if box_w is None else box_w, math.inf if box_h is None else box_h,
+        style.line_height, max_lines,
+    )  # fmt: skip
+    return float(ladder[max(0, int(best))])
 
 
 def _balance(wrapper: _Wrapper, count: int, max_w: float, cap: int) -> float:
     """Smallest width (em) whose greedy wrap still has ``count`` lines (CSS text-wrap: balance)."""
-    lo, hi = 0.0, max_w
-    for _ in range(24):
-        mid = (lo + hi) / 2
-        c, _s, _w, complete = wrapper.wrap(mid, cap)
-        if complete and c <= count:
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo < 1e-4:
-            break
-    return hi
+    u = wrapper.units
+    starts = np.zeros(cap + 1, dtype=np.int64)
+    widths = np.zeros(cap, dtype=np.float64)
+    return float(
+        balance_width(starts, widths, u.width, u.space, u.brk, max_w, count, 1e-4 * max(max_w, 1.0))
+    )
+
+
+Piece = tuple[int, int, int]  # (chunk, first glyph, one past the last glyph)
 
 
 class _Engine:
-    """Per-call state of one layout."""
+    """Per-call state of one layout.
+
+    Glyphs live in *chunks*: chunk 0 is the shaped text; reshaped line pieces and the ellipsis
+    are appended as further chunks. A line is a list of pieces (contiguous glyph ranges of one
+    chunk) in visual order; glyph arrays are gathered once, at the end.
+    """
 
     def __init__(
         self,
         text: str,
         it: Itemized,
         shaped: Shaped,
+        infos: dict[int, list[Any]],
         chain: FontChain,
         style: TextStyle,
         units: _Units,
+        codes_list: list[int],
+        features: dict[str, bool | int],
     ) -> None:
         self.text = text
         self.it = it
         self.shaped = shaped
+        self.infos = infos
         self.chain = chain
         self.style = style
         self.units = units
-        self.codes_list: list[int] = it.codes.tolist()
-        self.features = style.feature_dict
+        self.codes_list = codes_list
+        self.features = features
         self.cum = np.concatenate(([0.0], np.cumsum(units.width)))
+        self.chunks: list[Shaped] = []
+        self.chunk_cum: list[np.ndarray] = []
+        self._add_chunk(shaped)
+        self._ellipsis: dict[tuple[int, int], Piece] = {}
         # glyph index ranges per run (shaped glyphs are grouped by run, in run order)
         self.run_glyphs: dict[int, tuple[int, int]] = {}
         if shaped.count:
@@ -408,6 +429,16 @@ class _Engine:
             cuts = [0, *change.tolist(), shaped.count]
             for a, b in itertools.pairwise(cuts):
                 self.run_glyphs[int(runs[a])] = (a, b)
+
+    def _add_chunk(self, chunk: Shaped) -> int:
+        self.chunks.append(chunk)
+        self.chunk_cum.append(np.concatenate(([0.0], np.cumsum(chunk.advance + chunk.spacing))))
+        return len(self.chunks) - 1
+
+    def piece_width(self, piece: Piece) -> float:
+        c, i0, i1 = piece
+        cum = self.chunk_cum[c]
+        return float(cum[i1] - cum[i0])
 
     def paragraph_of(self, pos: int) -> tuple[int, int, int]:
         for para in self.it.paragraphs:
@@ -426,41 +457,56 @@ class _Engine:
         end = self.trim_end(start, end)
         return float(self.cum[end] - self.cum[start])
 
-    def _piece(self, run_index: int, run: Run, a: int, b: int, line: tuple[int, int]) -> Shaped:
+    def _piece(self, run_index: int, run: Run, a: int, b: int, line: tuple[int, int]) -> Piece:
         ga, gb = self.run_glyphs.get(run_index, (0, 0))
-        glyphs = self.shaped.slice(ga, gb)
-        cl = glyphs.cluster
-        sel = (cl >= a) & (cl < b)
-        partial = a > run.start or b < run.end
-        if partial:
-            safe = True
-            for edge in (a, b):
-                if run.start < edge < run.end:
-                    at = cl == edge
-                    if not at.any() or bool(glyphs.unsafe[at].any()):
-                        safe = False
-            if not safe:
-                return shape_range(
-                    self.chain.fonts[run.font],
-                    self.codes_list,
-                    a,
-                    b,
-                    rtl=run.rtl,
-                    script=run.script,
-                    language=self.style.language,
-                    features=self.features,
-                    font_index=run.font,
-                    run_index=run_index,
-                    letter_spacing=self.style.letter_spacing,
-                    context=line,
-                )
-        return glyphs.take(np.flatnonzero(sel))
+        if a <= run.start and b >= run.end:
+            return (0, ga, gb)
+        cl = self.shaped.cluster[ga:gb]  # monotone: ascending (LTR) or descending (RTL)
+        length = gb - ga
+        ordered = cl if not run.rtl else cl[::-1]
+        j0 = int(np.searchsorted(ordered, a, side="left"))
+        j1 = int(np.searchsorted(ordered, b, side="left"))
+        infos = self.infos.get(run_index, [])
+        safe = True
+        for edge, j in ((a, j0), (b, j1)):
+            if run.start < edge < run.end:
+                # a glyph must start exactly at the break, and HarfBuzz must allow breaking there
+                if j >= length or int(ordered[j]) != edge:
+                    safe = False
+                else:
+                    k = j if not run.rtl else length - 1 - j
+                    safe = not unsafe_to_break(infos[k]) if k < len(infos) else False
+                if not safe:
+                    break
+        if not safe:
+            chunk, _infos = shape_range(
+                self.chain.fonts[run.font],
+                self.codes_list,
+                a,
+                b,
+                rtl=run.rtl,
+                script=run.script,
+                language=self.style.language,
+                features=self.features,
+                font_index=run.font,
+                run_index=run_index,
+                letter_spacing=self.style.letter_spacing,
+                context=line,
+            )
+            return (self._add_chunk(chunk), 0, chunk.count)
+        if not run.rtl:
+            return (0, ga + j0, ga + j1)
+        return (0, ga + length - j1, ga + length - j0)
 
-    def ellipsis_piece(self, font_index: int, level: int, at: int) -> Shaped:
+    def ellipsis_piece(self, font_index: int, level: int) -> Piece:
+        key = (font_index, level & 1)
+        cached = self._ellipsis.get(key)
+        if cached is not None:
+            return cached
         fonts = self.chain.fonts
         if not (0 <= font_index < len(fonts)) or not fonts[font_index].covers(_ELLIPSIS):
             font_index = next((i for i, f in enumerate(fonts) if f.covers(_ELLIPSIS)), 0)
-        piece = shape_range(
+        piece, _infos = shape_range(
             fonts[font_index],
             [_ELLIPSIS],
             0,
@@ -472,7 +518,7 @@ class _Engine:
             font_index=font_index,
             run_index=-1,
         )
-        return Shaped(
+        marked = Shaped(
             piece.gid,
             np.full(piece.count, -1, dtype=np.int64),
             piece.advance,
@@ -480,15 +526,17 @@ class _Engine:
             piece.y_offset,
             piece.font,
             piece.run,
-            piece.unsafe,
             piece.spacing,
         )
+        result = (self._add_chunk(marked), 0, marked.count)
+        self._ellipsis[key] = result
+        return result
 
-    def line_glyphs(self, start: int, end: int, ellipsis: bool) -> tuple[Shaped, float]:
-        """Glyphs of units [start, end) in visual order (plus "…"), and their width in em."""
+    def line_glyphs(self, start: int, end: int, ellipsis: bool) -> tuple[list[Piece], float]:
+        """Pieces of units [start, end) in visual order (plus "…"), and their width in em."""
         end = self.trim_end(start, end)
         base = self.paragraph_of(start)[2]
-        pieces: list[Shaped] = []
+        pieces: list[Piece] = []
         levels: list[int] = []
         last_font = 0
         for index, run in enumerate(self.it.runs):
@@ -501,12 +549,12 @@ class _Engine:
             levels.append(run.level)
             last_font = run.font
         if ellipsis:
-            pieces.append(self.ellipsis_piece(last_font, base, end))
+            pieces.append(self.ellipsis_piece(last_font, base))
             levels.append(base)
-        order = bidi.reorder_visual(levels) if any(lv for lv in levels) else range(len(pieces))
-        glyphs = concat([pieces[i] for i in order])
-        width = float(np.sum(glyphs.advance) + np.sum(glyphs.spacing)) if glyphs.count else 0.0
-        return glyphs, width
+        if any(levels) and len(pieces) > 1:
+            pieces = [pieces[i] for i in bidi.reorder_visual(levels)]
+        width = sum(self.piece_width(p) for p in pieces)
+        return pieces, width
 
     def graphemes_in(self, start: int, end: int) -> int:
         end = self.trim_end(start, end)
@@ -516,7 +564,7 @@ class _Engine:
 
     def build_lines(
         self, wrapper: _Wrapper, max_w: float, cap: int, balance: bool
-    ) -> tuple[list[tuple[int, int, bool]], list[tuple[Shaped, float]], bool]:
+    ) -> tuple[list[tuple[int, int, bool]], list[tuple[list[Piece], float]], bool]:
         """Wrap (greedy, or balanced), clamp with an ellipsis and shape the lines.
 
         Lines are taken one at a time from a greedy wrap of the remaining text, then shaped;
@@ -536,7 +584,7 @@ class _Engine:
             result = self._verified_lines(wrapper, max_w, max_w, cap)
         return result
 
-    def _first_line_end(self, wrapper: _Wrapper, pos: int, width: float) -> int:
+    def _first_line_end(self, pos: int, width: float) -> int:
         u = self.units
         starts = np.zeros(2, dtype=np.int64)
         widths = np.zeros(1, dtype=np.float64)
@@ -557,35 +605,43 @@ class _Engine:
 
     def _verified_lines(
         self, wrapper: _Wrapper, break_w: float, max_w: float, cap: int
-    ) -> tuple[list[tuple[int, int, bool]], list[tuple[Shaped, float]], bool]:
+    ) -> tuple[list[tuple[int, int, bool]], list[tuple[list[Piece], float]], bool]:
         n = wrapper.n
         specs: list[tuple[int, int, bool]] = []
-        built: list[tuple[Shaped, float]] = []
+        built: list[tuple[list[Piece], float]] = []
         pos = 0
+        if break_w == max_w and cap >= 1:
+            # one kernel call gives every greedy line; verified below like the rest
+            count, starts, _w, _complete = wrapper.wrap(break_w, cap)
+            ends = {int(starts[i]): int(starts[i + 1]) for i in range(count)}
+        else:
+            ends = {}
         while pos < n and len(specs) < cap:
-            end = self._first_line_end(wrapper, pos, break_w)
-            glyphs, width = self.line_glyphs(pos, end, False)
+            end = ends.get(pos)
+            if end is None:
+                end = self._first_line_end(pos, break_w)
+            pieces, width = self.line_glyphs(pos, end, False)
             while width > max_w + 1e-9 and self.graphemes_in(pos, end) > 1:
                 earlier = self._previous_break(pos, end)
                 if earlier <= pos:
                     break
                 end = earlier
-                glyphs, width = self.line_glyphs(pos, end, False)
+                pieces, width = self.line_glyphs(pos, end, False)
             specs.append((pos, end, False))
-            built.append((glyphs, width))
+            built.append((pieces, width))
             pos = end
         truncated = pos < n
         if truncated and self.style.overflow == "ellipsis" and specs:
             ls, le, _e = specs[-1]
             le = self.ellipsis_cut(ls, le, max_w)
-            glyphs, width = self.line_glyphs(ls, le, True)
+            pieces, width = self.line_glyphs(ls, le, True)
             while width > max_w + 1e-9 and le > ls:
                 le = self._previous_boundary(ls, le)
                 while le > ls and self.text[le - 1] in _STRIP_BEFORE_ELLIPSIS:
                     le -= 1
-                glyphs, width = self.line_glyphs(ls, le, True)
+                pieces, width = self.line_glyphs(ls, le, True)
             specs[-1] = (ls, le, True)
-            built[-1] = (glyphs, width)
+            built[-1] = (pieces, width)
         return specs, built, truncated
 
     def _previous_boundary(self, start: int, end: int) -> int:
@@ -597,8 +653,7 @@ class _Engine:
 
     def ellipsis_cut(self, start: int, end: int, max_w: float) -> int:
         """Where to cut units [start, end) so that the text plus "…" fits ``max_w`` (em)."""
-        ell = self.ellipsis_piece(0, 0, 0)
-        ell_w = float(np.sum(ell.advance))
+        ell_w = self.piece_width(self.ellipsis_piece(0, 0))
         brk = self.units.brk
         text = self.text
         best = start
@@ -621,6 +676,21 @@ class _Engine:
         while best > start and text[best - 1] in _STRIP_BEFORE_ELLIPSIS:
             best -= 1
         return best
+
+    def gather(self, lines: list[list[Piece]]) -> tuple[Shaped, np.ndarray]:
+        """All lines' glyphs (visual order, line after line) and the glyph count per line."""
+        bases = np.cumsum([0] + [c.count for c in self.chunks])
+        index_parts = []
+        counts = np.zeros(len(lines), dtype=np.int64)
+        for i, pieces in enumerate(lines):
+            for c, i0, i1 in pieces:
+                if i1 > i0:
+                    index_parts.append(np.arange(bases[c] + i0, bases[c] + i1, dtype=np.int64))
+                    counts[i] += i1 - i0
+        pool = concat(self.chunks)
+        if not index_parts:
+            return pool.take(np.zeros(0, dtype=np.int64)), counts
+        return pool.take(np.concatenate(index_parts)), counts
 
 
 def _empty_glyphs() -> GlyphPlacement:
@@ -688,13 +758,14 @@ def layout_text(
         return empty(it.skipped, it.missing)
     t1 = time.perf_counter()
     codes_list = it.codes.tolist()
-    shaped = shape_runs(
+    features = style.feature_dict
+    shaped, run_infos = shape_runs(
         codes_list,
         it.runs,
         chain,
         it.paragraphs,
         language=style.language,
-        features=style.feature_dict,
+        features=features,
         letter_spacing=style.letter_spacing,
     )
     t2 = time.perf_counter()
@@ -724,7 +795,7 @@ def layout_text(
 
     cap = _lines_cap(style, size, box_h, n)
     max_w_em = math.inf if soft_w is None else soft_w / size
-    engine = _Engine(norm, it, shaped, chain, style, units)
+    engine = _Engine(norm, it, shaped, run_infos, chain, style, units, codes_list, features)
     balance = style.wrap == "balance" and soft_w is not None
     line_specs, built, truncated = engine.build_lines(wrapper, max_w_em, cap, balance)
 
@@ -740,16 +811,16 @@ def layout_text(
             top = (box_h - block_h) / 2
         elif style.valign == "bottom":
             top = box_h - block_h
-    line_info = []
-    for (ls, le, ell), (glyphs, w_em) in zip(line_specs, built, strict=True):
-        line_info.append((ls, engine.trim_end(ls, le), ell, glyphs, w_em * size))
-    widest = max((info[4] for info in line_info), default=0.0)
+    glyphs, counts = engine.gather([pieces for pieces, _w in built])
+    widths = [w_em * size for _p, w_em in built]
+    widest = max(widths, default=0.0)
     ref_w = box_w if box_w is not None else widest
-
-    fonts_out, gids_out, x_out, y_out, cl_out = [], [], [], [], []
     lines: list[LineBox] = []
+    line_x = np.zeros(len(line_specs), dtype=np.float64)
+    line_base = np.zeros(len(line_specs), dtype=np.float64)
     g_pos = 0
-    for i, (ls, le, ell, glyphs, width) in enumerate(line_info):
+    for i, (ls, le, ell) in enumerate(line_specs):
+        width = widths[i]
         rtl = bool(engine.paragraph_of(ls)[2])
         align = style.align
         if align == "start":
@@ -764,26 +835,29 @@ def layout_text(
             x = (ref_w - width) / 2
         y = top + i * lh
         baseline = y + half_leading + ascent
-        g = glyphs.count
-        if g:
-            pen = np.concatenate(([0.0], np.cumsum(glyphs.advance + glyphs.spacing)[:-1]))
-            gx = x + (pen + glyphs.x_offset) * size
-            gy = baseline - glyphs.y_offset * size
-            fonts_out.append(glyphs.font)
-            gids_out.append(glyphs.gid)
-            x_out.append(np.rint(gx * 64).astype(np.int64))
-            y_out.append(np.rint(gy * 64).astype(np.int64))
-            cl_out.append(glyphs.cluster)
+        line_x[i], line_base[i] = x, baseline
+        le = engine.trim_end(ls, le)
+        g = int(counts[i])
         shown = norm[ls:le] + ("…" if ell else "")
         lines.append(LineBox(ls, le, shown, x, y, width, lh, baseline, rtl, g_pos, g_pos + g, ell))
         g_pos += g
-    if fonts_out:
+    if glyphs.count:
+        step = glyphs.advance + glyphs.spacing
+        pen = np.cumsum(step) - step  # pen before each glyph, running over all lines
+        starts_at = np.cumsum(counts) - counts
+        line_of = np.repeat(np.arange(len(line_specs)), counts)
+        first_pen = np.zeros(len(line_specs), dtype=np.float64)
+        has = counts > 0
+        first_pen[has] = pen[starts_at[has]]
+        pen -= first_pen[line_of]  # restart the pen at every line
+        gx = line_x[line_of] + (pen + glyphs.x_offset) * size
+        gy = line_base[line_of] - glyphs.y_offset * size
         placement = GlyphPlacement(
-            np.concatenate(fonts_out),
-            np.concatenate(gids_out),
-            np.concatenate(x_out),
-            np.concatenate(y_out),
-            np.concatenate(cl_out),
+            glyphs.font,
+            glyphs.gid,
+            np.rint(gx * 64).astype(np.int64),
+            np.rint(gy * 64).astype(np.int64),
+            glyphs.cluster,
         )
     else:
         placement = _empty_glyphs()

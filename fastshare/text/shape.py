@@ -14,8 +14,10 @@ each call creates its own buffers. Thread-safe.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import uharfbuzz as hb
@@ -23,7 +25,7 @@ import uharfbuzz as hb
 from fastshare.text.fonts import Font, FontChain
 from fastshare.text.itemize import NEWLINE_FONT, Run
 
-__all__ = ["CURSIVE_SCRIPTS", "Shaped", "concat", "shape_range", "shape_runs"]
+__all__ = ["CURSIVE_SCRIPTS", "Shaped", "concat", "shape_range", "shape_runs", "unsafe_to_break"]
 
 #: scripts whose letters join: letter spacing is not applied inside them
 CURSIVE_SCRIPTS = frozenset({"Arab", "Syrc", "Mong", "Nkoo", "Mand", "Phag", "Adlm", "Rohg"})
@@ -42,7 +44,6 @@ class Shaped:
     y_offset: np.ndarray  # float64, em (y up)
     font: np.ndarray  # int16, index in the chain
     run: np.ndarray  # int32, index of the run
-    unsafe: np.ndarray  # bool: UNSAFE_TO_BREAK before this glyph
     spacing: np.ndarray  # float64, em: letter spacing added after this glyph
 
     @property
@@ -61,7 +62,6 @@ class Shaped:
             self.y_offset[index],
             self.font[index],
             self.run[index],
-            self.unsafe[index],
             self.spacing[index],
         )
 
@@ -77,7 +77,6 @@ def _empty() -> Shaped:
         f.copy(),
         np.zeros(0, dtype=np.int16),
         np.zeros(0, dtype=np.int32),
-        np.zeros(0, dtype=np.bool_),
         f.copy(),
     )
 
@@ -90,7 +89,7 @@ def concat(parts: Sequence[Shaped]) -> Shaped:
     return Shaped(*(np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS))
 
 
-_FIELDS = ("gid", "cluster", "advance", "x_offset", "y_offset", "font", "run", "unsafe", "spacing")
+_FIELDS = ("gid", "cluster", "advance", "x_offset", "y_offset", "font", "run", "spacing")
 
 
 def shape_range(
@@ -107,9 +106,11 @@ def shape_range(
     run_index: int,
     letter_spacing: float = 0.0,
     context: tuple[int, int] | None = None,
-) -> Shaped:
+) -> tuple[Shaped, list[Any]]:
     """Shape ``codes[start:end]`` with ``font`` (context: the code points around it, limited to
-    ``context = (lo, hi)`` when given, for example a line)."""
+    ``context = (lo, hi)`` when given, for example a line). Returns the glyphs and HarfBuzz's
+    glyph infos (kept to read UNSAFE_TO_BREAK flags lazily: reading every flag costs more than
+    shaping)."""
     buf = hb.Buffer()
     lo, hi = context if context is not None else (0, len(codes))
     buf.add_codepoints(codes[lo:hi], start - lo, end - start)
@@ -124,19 +125,21 @@ def shape_range(
     positions = buf.glyph_positions
     g = len(infos)
     upem = float(font.upem)
-    gid = np.fromiter((i.codepoint for i in infos), dtype=np.int64, count=g)
-    cluster = np.fromiter((i.cluster for i in infos), dtype=np.int64, count=g) + lo
-    flags = np.fromiter((i.flags for i in infos), dtype=np.int64, count=g)
-    adv = np.fromiter((p.x_advance for p in positions), dtype=np.float64, count=g) / upem
-    xo = np.fromiter((p.x_offset for p in positions), dtype=np.float64, count=g) / upem
-    yo = np.fromiter((p.y_offset for p in positions), dtype=np.float64, count=g) / upem
+    gid = np.array([i.codepoint for i in infos], dtype=np.int64)
+    cluster = np.array([i.cluster for i in infos], dtype=np.int64) + lo
+    pos = np.fromiter(
+        itertools.chain.from_iterable([p.position for p in positions]), dtype=np.int64, count=4 * g
+    ).reshape(g, 4)  # GlyphPosition.position = (x_offset, y_offset, x_advance, y_advance)
+    adv = pos[:, 2] / upem
+    xo = pos[:, 0] / upem
+    yo = pos[:, 1] / upem
     spacing = np.zeros(g, dtype=np.float64)
     if letter_spacing and g and script not in CURSIVE_SCRIPTS:
         # after the last glyph (buffer order) of each cluster: keeps marks on their base
         last = np.ones(g, dtype=np.bool_)
         last[:-1] = cluster[1:] != cluster[:-1]
         spacing[last] = letter_spacing
-    return Shaped(
+    shaped = Shaped(
         gid,
         cluster,
         adv,
@@ -144,9 +147,14 @@ def shape_range(
         yo,
         np.full(g, font_index, dtype=np.int16),
         np.full(g, run_index, dtype=np.int32),
-        (flags & _UNSAFE) != 0,
         spacing,
     )
+    return shaped, infos
+
+
+def unsafe_to_break(info: Any) -> bool:
+    """Whether HarfBuzz marked a glyph UNSAFE_TO_BREAK (reshaping needed when breaking there)."""
+    return bool(int(info.flags) & _UNSAFE)
 
 
 def shape_runs(
@@ -158,9 +166,11 @@ def shape_runs(
     language: str | None,
     features: dict[str, bool | int],
     letter_spacing: float = 0.0,
-) -> Shaped:
-    """Shape every run (newline runs produce no glyphs), each with its paragraph as context."""
+) -> tuple[Shaped, dict[int, list[Any]]]:
+    """Shape every run (newline runs produce no glyphs), each with its paragraph as context.
+    Returns the glyphs and the HarfBuzz glyph infos per run index."""
     parts = []
+    infos: dict[int, list[Any]] = {}
     p = 0
     for index, run in enumerate(runs):
         if run.font == NEWLINE_FONT:
@@ -168,20 +178,20 @@ def shape_runs(
         while p < len(paragraphs) - 1 and run.start > paragraphs[p][1]:
             p += 1
         context = (paragraphs[p][0], paragraphs[p][1])
-        parts.append(
-            shape_range(
-                chain.fonts[run.font],
-                codes,
-                run.start,
-                run.end,
-                rtl=run.rtl,
-                script=run.script,
-                language=language,
-                features=features,
-                font_index=run.font,
-                run_index=index,
-                letter_spacing=letter_spacing,
-                context=context,
-            )
+        shaped, run_infos = shape_range(
+            chain.fonts[run.font],
+            codes,
+            run.start,
+            run.end,
+            rtl=run.rtl,
+            script=run.script,
+            language=language,
+            features=features,
+            font_index=run.font,
+            run_index=index,
+            letter_spacing=letter_spacing,
+            context=context,
         )
-    return concat(parts)
+        parts.append(shaped)
+        infos[index] = run_infos
+    return concat(parts), infos
