@@ -32,9 +32,13 @@ from fastshare.bench._codec import encode
 from fastshare.bench.baseline import PillowCard
 from fastshare.bench.report import STAGES, result_id
 from fastshare.bench.workloads import bench_items, card_template_path, write_file
+from fastshare.errors import ValueRangeError
 from fastshare.targets import Target, parse_target
 
-__all__ = ["FORMATS", "STAGES", "CardCases", "Case"]
+__all__ = ["FORMATS", "STAGES", "CardCases", "Case", "CaseKey"]
+
+#: (group, impl, name, format) of a case
+CaseKey = tuple[str, str, str, str | None]
 
 #: formats benchmarked by default (fastshare's default settings; the baseline's PILLOW_OPTIONS)
 FORMATS = ("png", "jpeg", "webp")
@@ -115,24 +119,36 @@ class CardCases:
 
     # ------------------------------------------------------------------ cases
 
+    @staticmethod
+    def case_keys(formats: Sequence[str], *, percard: bool = True) -> list[CaseKey]:
+        """The (group, impl, name, format) of every case, in order, without building anything."""
+        keys: list[CaseKey] = []
+        for impl in ("fastshare", "pillow"):
+            for stage in STAGES:
+                if stage in ("encode", "write"):
+                    keys += [("stage", impl, stage, fmt) for fmt in formats]
+                elif not (impl == "pillow" and stage == "fromarray"):
+                    keys.append(("stage", impl, stage, None))
+        impls = ("fastshare", "pillow", "pillow-percard") if percard else ("fastshare", "pillow")
+        keys += [("pixels", impl, "to_pixels", None) for impl in impls]
+        for fmt in formats:
+            keys += [("e2e", "fastshare", "end_to_end", fmt), ("e2e", "pillow", "end_to_end", fmt)]
+        return keys
+
     def cases(self, *, percard: bool = True) -> list[Case]:
         """Every case: stages of both implementations, pixels, end to end per format."""
-        out = [*self.stage_cases("fastshare"), *self.stage_cases("pillow")]
-        out += [self.pixels_case("fastshare"), self.pixels_case("pillow")]
-        if percard:
-            out.append(self.pixels_case("pillow-percard"))
-        for fmt in self.formats:
-            out += [self.e2e_case("fastshare", fmt), self.e2e_case("pillow", fmt)]
-        return out
+        return [self.case(*key) for key in self.case_keys(self.formats, percard=percard)]
 
-    def stage_cases(self, impl: str) -> list[Case]:
-        cases = []
-        for stage in STAGES:
-            if stage in ("encode", "write"):
-                cases += [self.stage_case(impl, stage, fmt) for fmt in self.formats]
-            elif not (impl == "pillow" and stage == "fromarray"):
-                cases.append(self.stage_case(impl, stage))
-        return cases
+    def case(self, group: str, impl: str, name: str, fmt: str | None = None) -> Case:
+        """The case of a key from :meth:`case_keys`."""
+        if group == "stage":
+            return self.stage_case(impl, name, fmt)
+        if group == "pixels":
+            return self.pixels_case(impl)
+        if group == "e2e" and fmt is not None:
+            return self.e2e_case(impl, fmt)
+        msg = "unknown case; expected a key from CardCases.case_keys()"
+        raise ValueRangeError(msg, field="case", value=(group, impl, name, fmt))
 
     def stage_case(self, impl: str, stage: str, fmt: str | None = None) -> Case:
         """The ``stage`` of ``impl`` (``fastshare`` or ``pillow``); ``fmt`` for encode and write."""
@@ -141,8 +157,8 @@ class CardCases:
         call: Callable[[int], object]
         size: int | None = None
         if stage in ("encode", "write") and fmt not in self.formats:
-            msg = f"{stage} needs a format among {self.formats}, got {fmt!r}"
-            raise ValueError(msg)
+            msg = f"the {stage} stage needs one of the formats {self.formats}"
+            raise ValueRangeError(msg, field="format", value=fmt)
         if impl == "fastshare":
             r, template, plan = self.renderer, self.template, self.plan
             dls, frames = self.display_lists, self.frames
@@ -162,7 +178,7 @@ class CardCases:
                 assert fmt is not None
                 call = self._writer(self.encoded[fmt], f"fastshare.{fmt}")
             else:
-                raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+                raise ValueRangeError(f"must be one of {STAGES}", field="stage", value=stage)
         elif impl == "pillow":
             b, bplan = self.baseline, self.base_plan
             layouts, images = self.base_layouts, self.base_images
@@ -180,9 +196,10 @@ class CardCases:
                 assert fmt is not None
                 call = self._writer(self.base_encoded[fmt], f"pillow.{fmt}")
             else:
-                raise ValueError(f"unknown stage {stage!r} for the baseline")
+                msg = f"must be one of {STAGES} except fromarray (the baseline works in PIL)"
+                raise ValueRangeError(msg, field="stage", value=stage)
         else:
-            raise ValueError(f"unknown implementation {impl!r}")
+            raise ValueRangeError(_IMPL_MSG, field="impl", value=impl)
         return Case("stage", impl, stage, self.target_name, fmt, call, size)
 
     def _writer(self, blobs: list[bytes], name: str) -> Callable[[int], object]:
@@ -204,7 +221,7 @@ class CardCases:
             bp = self.baseline_percard
             call = lambda i: bp.render(items[i % n], tgt)  # noqa: E731
         else:
-            raise ValueError(f"unknown implementation {impl!r}")
+            raise ValueRangeError(_IMPL_MSG, field="impl", value=impl)
         return Case("pixels", impl, "to_pixels", self.target_name, None, call)
 
     def e2e_case(self, impl: str, fmt: str) -> Case:
@@ -220,8 +237,11 @@ class CardCases:
             call = lambda i: b.render_bytes(items[i % n], tgt, fmt)  # noqa: E731
             size = _mean_len(self.base_encoded[fmt]) if fmt in self.base_encoded else None
         else:
-            raise ValueError(f"unknown implementation {impl!r}")
+            raise ValueRangeError(_IMPL_MSG, field="impl", value=impl)
         return Case("e2e", impl, "end_to_end", self.target_name, fmt, call, size)
+
+
+_IMPL_MSG = "must be fastshare or pillow (pillow-percard for pixels)"
 
 
 def _mean_len(blobs: Sequence[bytes]) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fastshare.bench._codec import ENCODER_MODULE
+from fastshare.errors import ValueRangeError
 
 __all__ = [
     "CARD",
@@ -111,8 +112,8 @@ def card_task(index: int, impl: str = "fastshare", fmt: str = "png", target: str
     if impl == "pillow":
         data: bytes = state["baseline"].render_bytes(item, target, fmt)
         return data
-    msg = f"unknown implementation {impl!r}; expected one of {IMPLEMENTATIONS}"
-    raise ValueError(msg)
+    msg = f"must be one of {IMPLEMENTATIONS}"
+    raise ValueRangeError(msg, field="impl", value=impl)
 
 
 def warm_worker(
@@ -143,8 +144,8 @@ def cold_start_code(impl: str, out: str | os.PathLike[str], fmt: str = "png") ->
             f"data = PillowCard().render_bytes({item!r}, 'og', {fmt!r})\n"
             f"open({os.fspath(out)!r}, 'wb').write(data)\n"
         )
-    msg = f"unknown implementation {impl!r}; expected one of {IMPLEMENTATIONS}"
-    raise ValueError(msg)
+    msg = f"must be one of {IMPLEMENTATIONS}"
+    raise ValueRangeError(msg, field="impl", value=impl)
 
 
 # --------------------------------------------------------------------------- write stage
