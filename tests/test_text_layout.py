@@ -441,3 +441,32 @@ def test_non_string_and_bad_style(registry: FontRegistry) -> None:
         layout_text(registry, "x", TextStyle(), box_width=-5)
     with pytest.raises(FontError):
         layout_text(registry, "x", TextStyle(fonts=("No Such Family",)))
+
+
+# --------------------------------------------------------------------------- optional ICU (intl extra)
+
+
+@pytest.mark.parametrize(
+    "text", ["abc אבג", "مؤتمر PyCon 2025 في دبي: 120 متحدث!", "“كتاب” – A book (2nd ed.)", "(א)"]
+)
+@pytest.mark.parametrize("direction", ["auto", "ltr", "rtl"])
+def test_icu_bidi_agrees_with_fribidi(text: str, direction: str) -> None:
+    pytest.importorskip("icu", reason="PyICU (fastshare[intl]) is not installed")
+    if bidi_mod._load_fribidi() is None:
+        pytest.skip("libfribidi is not installed")
+    codes = codepoints(text)
+    icu_levels = bidi_mod.paragraph_levels(text, codes, direction, force="icu")  # type: ignore[arg-type]
+    fri_levels = bidi_mod.paragraph_levels(text, codes, direction, force="fribidi")  # type: ignore[arg-type]
+    assert icu_levels[1] == fri_levels[1]
+    assert icu_levels[0].tolist() == fri_levels[0].tolist()
+
+
+def test_thai_word_breaks_with_icu(registry: FontRegistry) -> None:
+    pytest.importorskip("icu", reason="PyICU (fastshare[intl]) is not installed")
+    text = "ภาษาไทยสวัสดีครับยินดีต้อนรับทุกท่านเข้าสู่การประชุม"
+    layout = lay(registry, text, 300, size=40)
+    assert len(layout.lines) > 1
+    words = {"ภาษาไทย", "สวัสดี", "ครับ", "ยินดี", "ต้อนรับ", "ทุก", "ท่าน", "เข้าสู่", "การ", "ประชุม"}
+    for line in layout.lines[:-1]:
+        # every line ends at a dictionary word boundary, not inside a word
+        assert any(line.text.endswith(w) for w in words), line.text

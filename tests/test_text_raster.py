@@ -236,3 +236,11 @@ def test_text_partly_outside_the_frame(registry: FontRegistry) -> None:
     far = np.zeros((50, 120, 3), dtype=np.uint8)
     draw_text(far, layout, 5000, 5000, "#fff")
     assert not far.any()
+
+
+def test_warm_up_runs_the_pipeline(registry: FontRegistry) -> None:
+    from fastshare.text import warm_up
+
+    warm_up(registry)
+    assert registry.glyph_cache.stats()["entries"] > 10  # it rasterised into this registry
+    warm_up()  # a throwaway registry

@@ -29,6 +29,7 @@ Public API
 
     raster = rasterize(layout, x, y)                # TextRaster: mask (H×W uint8), x, y,
                                                     # color_glyphs (RGBA premultiplied pieces)
+    warm_up(registry=None)                          # compile kernels, exercise the pipeline
 
 Errors: ValueRangeError (bad style field), LimitError (text over :data:`MAX_TEXT_CHARS`, font
 file over the byte cap), TextError (non-string text), FontError (unknown family — the message
@@ -67,7 +68,15 @@ from fastshare.text.layout import (
     size_ladder,
 )
 from fastshare.text.raster import GlyphCache
-from fastshare.text.render import ColorPiece, DrawStats, Shadow, TextRaster, draw_text, rasterize
+from fastshare.text.render import (
+    ColorPiece,
+    DrawStats,
+    Shadow,
+    TextRaster,
+    draw_text,
+    rasterize,
+    warm_up,
+)
 
 __all__ = [
     "BUNDLED_FALLBACK_FAMILIES",
@@ -97,4 +106,5 @@ __all__ = [
     "normalize",
     "rasterize",
     "size_ladder",
+    "warm_up",
 ]

@@ -134,12 +134,12 @@ def _levels_fribidi(lib: Any, codes: np.ndarray, direction: Direction) -> tuple[
 
 
 def _levels_icu(icu: Any, text: str, direction: Direction) -> tuple[np.ndarray, int]:
-    para = {"ltr": 0, "rtl": 1}.get(direction, 0xFE)  # UBIDI_DEFAULT_LTR
+    para = {"ltr": 0, "rtl": 1}.get(direction, int(icu.Bidi.DEFAULT_LTR))
     ustr = icu.UnicodeString(text)
     bidi = icu.Bidi()
     try:
-        bidi.setPara(ustr, para, None)
-        units = list(bidi.getLevels(0))  # per UTF-16 unit
+        bidi.setPara(ustr, para)
+        units = bidi.getLevels()  # per UTF-16 unit
         base = int(bidi.getParaLevel()) & 1
     finally:
         del bidi  # must be freed before its UnicodeString

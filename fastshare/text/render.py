@@ -29,7 +29,15 @@ from fastshare.kernels.text import accumulate_glyphs
 from fastshare.text.layout import TextLayout
 from fastshare.text.raster import BUCKETS, GlyphCache
 
-__all__ = ["ColorPiece", "DrawStats", "Shadow", "TextRaster", "draw_text", "rasterize"]
+__all__ = [
+    "ColorPiece",
+    "DrawStats",
+    "Shadow",
+    "TextRaster",
+    "draw_text",
+    "rasterize",
+    "warm_up",
+]
 
 
 @dataclass(frozen=True)
@@ -299,3 +307,20 @@ def _shadow_mask(raster: TextRaster) -> tuple[np.ndarray, int, int]:
         ph, pw = p.rgba.shape[:2]
         out[p.y - y0 : p.y - y0 + ph, p.x - x0 : p.x - x0 + pw] += p.rgba[:, :, 3]
     return np.minimum(out, 255).astype(np.uint8), x0, y0
+
+
+def warm_up(registry: Any = None) -> None:
+    """Compile (or load from numba's cache) the text kernels and exercise the whole pipeline once:
+    itemise, shape, fit, balance, raster and composite. Call once per worker before taking work.
+
+    ``registry`` defaults to a throwaway registry of the bundled fonts (its glyph cache is
+    dropped afterwards); pass the worker's registry to also warm its glyph cache.
+    """
+    from fastshare.text.fonts import FontRegistry
+    from fastshare.text.layout import TextStyle, layout_text
+
+    reg = registry if registry is not None else FontRegistry()
+    style = TextStyle(weight=700, size_range=(32, 48), max_lines=2, wrap="balance")
+    layout = layout_text(reg, "Warm up: fast text, مرحبا שלום नमस्ते", style, 400, 120)
+    frame = np.zeros((160, 440, 3), dtype=np.uint8)
+    draw_text(frame, layout, 10, 10, "#ffffff", shadow=Shadow(blur=2))
