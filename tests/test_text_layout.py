@@ -443,7 +443,7 @@ def test_non_string_and_bad_style(registry: FontRegistry) -> None:
         layout_text(registry, "x", TextStyle(fonts=("No Such Family",)))
 
 
-# --------------------------------------------------------------------------- optional ICU (intl extra)
+# ------------------------------------------------------------------ optional ICU (intl extra)
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ def _get_backend() -> tuple[str, Any]:
     with _lock:
         if _backend is None:
             try:
-                import icu  # type: ignore[import-not-found, unused-ignore]
+                import icu  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
                 _backend = ("icu", icu)
             except ImportError:
@@ -280,7 +280,7 @@ def paragraph_levels(
                 msg = "libfribidi is not available"
                 raise RuntimeError(msg)
         elif force == "icu":
-            import icu  # type: ignore[import-not-found, unused-ignore]
+            import icu  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
             handle = icu
     if name == "icu":

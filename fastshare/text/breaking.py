@@ -59,7 +59,7 @@ def _utf8_to_cp(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def _icu_breaks(text: str) -> list[tuple[int, bool]] | None:
     try:
-        import icu  # type: ignore[import-not-found, unused-ignore]
+        import icu  # type: ignore[import-not-found, import-untyped, unused-ignore]
     except ImportError:
         return None
     iterator = icu.BreakIterator.createLineInstance(icu.Locale.getRoot())
