@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  fastshare demo --out cards/\n"
             "  fastshare render card.toml --data '{\"title\": \"Hi\"}' --target og --out og.png\n"
             "  fastshare validate card.toml\n"
+            "  fastshare backfill card.toml posts.jsonl --out cards/ --targets og,square,story\n"
+            "  fastshare bench --suite quick\n"
+            "  fastshare serve --templates templates/ --workers 2\n"
             "  fastshare targets\n"
         ),
     )
@@ -97,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     targets.add_argument("--json", action="store_true", help="print JSON")
     targets.set_defaults(func=_cmd_targets)
+
+    from fastshare import _cli_backfill, _cli_bench, _cli_serve
+
+    _cli_backfill.register(sub)
+    _cli_bench.register(sub)
+    _cli_serve.register(sub)
     return parser
 
 
