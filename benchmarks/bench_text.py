@@ -11,7 +11,9 @@ Baseline in the same run: Pillow's ``ImageDraw.text`` drawing the same lines at 
 positions (fonts created once per size, outside the timed code; Pillow's default layout engine).
 Pillow cannot fit or balance text, so "Pillow + our fit" adds our layout time to its drawing.
 
-Goal: ≤ 1 ms per title on one core and ≥ 3× faster than Pillow. Asserted only when benchmarks
+Goal: ≤ 1 ms per title on one core and ≥ 3× faster than Pillow. Totals and the Pillow baseline are
+CPU time of the calling thread (``time.thread_time``): on a shared machine wall clock also counts
+time spent descheduled; per-stage figures are wall clock. Asserted only when benchmarks
 are enabled (``pytest benchmarks/bench_text.py --benchmark-enable``); with
 ``--benchmark-disable`` (CI) every case runs once on 100 titles as a smoke test.
 ``python benchmarks/bench_text.py`` prints the table quoted in ``docs/text.md``.
@@ -84,6 +86,7 @@ def titles(count: int = 1000, seed: int = 2025) -> list[str]:
 class PassResult:
     per_stage: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     totals: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     layouts: list[TextLayout] = field(default_factory=list)
     hit_rate: float = 0.0
     misses: int = 0
@@ -95,15 +98,21 @@ class PassResult:
     def mean_total_us(self) -> float:
         return 1e6 * statistics.fmean(self.totals)
 
+    @property
+    def mean_cpu_us(self) -> float:
+        return 1e6 * statistics.fmean(self.cpu)
+
 
 def fastshare_pass(registry: FontRegistry, texts: list[str], frame: np.ndarray) -> PassResult:
     result = PassResult()
     hits0, misses0 = registry.glyph_cache.hits, registry.glyph_cache.misses
     for text in texts:
+        c0 = time.thread_time()
         t0 = time.perf_counter()
         layout = layout_text(registry, text, STYLE, BOX_W, BOX_H, profile=True)
         stats = draw_text(frame, layout, ORIGIN[0], ORIGIN[1], "#ffffff")
         result.totals.append(time.perf_counter() - t0)
+        result.cpu.append(time.thread_time() - c0)
         assert layout.timings is not None
         for stage in ("itemize", "shape", "breaks", "fit", "place"):
             result.per_stage[stage].append(layout.timings[stage])
@@ -145,10 +154,10 @@ class PillowBaseline:
         draw = ImageDraw.Draw(image)
         times = []
         for font, lines in jobs:
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             for x, baseline, text in lines:
                 draw.text((x, baseline), text, font=font, fill=(255, 255, 255), anchor="ls")
-            times.append(time.perf_counter() - t0)
+            times.append(time.thread_time() - t0)
         return times
 
 
@@ -168,7 +177,7 @@ def run(count: int | None = None, repeats: int = 3) -> dict[str, Any]:
     cold = fastshare_pass(registry, texts, frame)
     warm = min(
         (fastshare_pass(registry, texts, frame) for _ in range(repeats)),
-        key=lambda r: sum(r.totals),
+        key=lambda r: sum(r.cpu),
     )
     pillow = PillowBaseline()
     jobs = pillow.prepare(cold.layouts)
@@ -198,22 +207,26 @@ def report(results: dict[str, Any]) -> str:
         f"Python {platform.python_version()}, {platform.machine()}, "
         f"Pillow raqm={features.check('raqm')}",
         "",
-        "| stage | cold cache µs/title | warm µs/title |",
+        "| stage (wall clock) | cold cache µs/title | warm µs/title |",
         "|---|---|---|",
     ]
     for stage in STAGES:
         rows.append(f"| {stage} | {cold.mean_us(stage):.0f} | {warm.mean_us(stage):.0f} |")
-    rows.append(f"| **total** | **{cold.mean_total_us:.0f}** | **{warm.mean_total_us:.0f}** |")
+    rows.append(f"| total, wall clock | {cold.mean_total_us:.0f} | {warm.mean_total_us:.0f} |")
+    rows.append(
+        f"| **total, CPU time** | **{cold.mean_cpu_us:.0f}** | **{warm.mean_cpu_us:.0f}** |"
+    )
     rows += [
         "",
         f"glyph cache over the cold pass: hit rate {cold.hit_rate:.3f} ({cold.misses} glyphs "
         f"rasterised)",
         "",
-        "| Pillow baseline (same lines, sizes, positions) | µs/title | fastshare speed-up |",
+        "| Pillow baseline (same lines, sizes, positions; CPU time) | µs/title | fastshare "
+        "speed-up |",
         "|---|---|---|",
-        f"| `ImageDraw.text` only | {pil:.0f} | {pil / warm.mean_total_us:.1f}× |",
+        f"| `ImageDraw.text` only | {pil:.0f} | {pil / warm.mean_cpu_us:.1f}× |",
         f"| `ImageDraw.text` + our fit/layout | {pil + results['layout_us']:.0f} | "
-        f"{(pil + results['layout_us']) / warm.mean_total_us:.1f}× |",
+        f"{(pil + results['layout_us']) / warm.mean_cpu_us:.1f}× |",
     ]
     return "\n".join(rows)
 
@@ -267,8 +280,8 @@ def test_text_goal(request: pytest.FixtureRequest) -> None:
     assert results["cold"].hit_rate > 0.5
     if _enabled(request.config):
         warm: PassResult = results["warm"]
-        assert warm.mean_total_us <= 1000, text
-        assert results["pillow_us"] >= 3 * warm.mean_total_us, text
+        assert warm.mean_cpu_us <= 1000, text
+        assert results["pillow_us"] >= 3 * warm.mean_cpu_us, text
 
 
 if __name__ == "__main__":
