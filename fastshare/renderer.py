@@ -335,7 +335,7 @@ class Renderer:
         if layer.shadow is not None:
             s = layer.shadow
             shadow = TextShadow(s.color, s.dx * scale, s.dy * scale, s.blur * scale)
-        op = TextOp(
+        text_op = TextOp(
             layer.id,
             laid,
             x0,
@@ -344,7 +344,7 @@ class Renderer:
             layer.opacity,
             shadow,
         )
-        return op, measured
+        return text_op, measured
 
     def _image_op(
         self,
@@ -426,9 +426,9 @@ class Renderer:
         h, w = frame.shape[0], frame.shape[1]
         box = (0.0, 0.0, float(w), float(h))
         if background.gradient is not None:
-            _paint.fill_rect(
-                frame, box, _scaled_fill(background.gradient, target_plan.target.scale)
-            )
+            gradient = _scaled_fill(background.gradient, target_plan.target.scale)
+            assert gradient is not None
+            _paint.fill_rect(frame, box, gradient)
             return
         color = background.color or Color(255, 255, 255)
         frame[...] = color[:3]

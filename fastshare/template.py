@@ -350,7 +350,7 @@ def parse_template(
     ids = [layer.get("id") if isinstance(layer, Mapping) else None for layer in raw_layers]
     for target_name, changes in raw_overrides.items():
         where = f"overrides.{target_name}"
-        check.guarded(where, target_name, lambda t=target_name, w=where: parse_target(t, w))
+        check.guarded(where, target_name, functools.partial(parse_target, target_name, where))
         overridden[target_name] = _parse_override(
             check, raw_layers, ids, data.get("background"), changes, where
         )
@@ -383,9 +383,8 @@ def _parse_target_names(check: Checker, value: Any) -> tuple[str, ...]:
         return DEFAULT_TARGETS
     names: list[str] = []
     for i, item in enumerate(value):
-        target = check.guarded(
-            f"targets[{i}]", item, lambda v=item, i=i: parse_target(v, f"targets[{i}]")
-        )
+        where = f"targets[{i}]"
+        target = check.guarded(where, item, functools.partial(parse_target, item, where))
         if target is not None:
             names.append(target.spec())
     return tuple(dict.fromkeys(names))
