@@ -40,7 +40,14 @@ if TYPE_CHECKING:
     from fastshare.pipeline import ShareImageGenerator, run_pipeline
     from fastshare.planner import TargetPlan, plan
     from fastshare.pool import RenderPool, SyncRenderPool
-    from fastshare.renderer import DisplayList, Renderer, RenderResult, render, render_image
+    from fastshare.renderer import (
+        DisplayList,
+        Renderer,
+        RenderResult,
+        TemplateGenerator,
+        render,
+        render_image,
+    )
     from fastshare.sinks import DirectorySink, Sink
     from fastshare.template import Template, load_template
     from fastshare.text import FontRegistry, TextStyle, measure
@@ -78,6 +85,7 @@ __all__ = [
     "TaskTimeout",
     "Template",
     "TemplateError",
+    "TemplateGenerator",
     "TextError",
     "TextStyle",
     "ValueRangeError",
@@ -107,6 +115,7 @@ _LAZY: dict[str, str] = {
     "SyncRenderPool": "fastshare.pool",
     "TargetPlan": "fastshare.planner",
     "Template": "fastshare.template",
+    "TemplateGenerator": "fastshare.renderer",
     "TextStyle": "fastshare.text",
     "encode": "fastshare.encode",
     "encode_to": "fastshare.encode",

@@ -49,6 +49,7 @@ from fastshare.text import Shadow as TextShadow
 
 __all__ = [
     "DisplayList",
+    "TemplateGenerator",
     "ImageOp",
     "RectOp",
     "RenderResult",
@@ -580,6 +581,58 @@ def _paint_rect(frame: np.ndarray, op: RectOp) -> None:
             stroke=stroke,
             stroke_width=op.stroke_width,
             opacity=op.opacity,
+        )
+
+
+# ======================================================================= generator
+
+
+class TemplateGenerator:
+    """One template and one item as a :class:`~fastshare.pipeline.ShareImageGenerator`.
+
+    ``run_pipeline(TemplateGenerator(template, item), targets, sink)`` renders the item at every
+    target in the pool's workers. The object pickles as the template (its normalised source) and
+    the item; each worker renders with its process-wide :func:`default_renderer`. The
+    configuration (hashed for dedup) is the same identity the backfill and the service use: the
+    template's configuration hash, the item fields it reads, the font files' hashes, the asset
+    files the item's images resolve to, and the render version.
+    """
+
+    def __init__(
+        self,
+        template: str | Path | Mapping[str, Any] | Template,
+        item: Mapping[str, Any],
+        *,
+        missing_glyphs: MissingPolicy | None = None,
+    ) -> None:
+        self.template = template if isinstance(template, Template) else load_template(template)
+        self.item = dict(item)
+        self.missing_glyphs = missing_glyphs
+
+    def get_configuration(self) -> dict[str, Any]:
+        from fastshare.identity import RENDER_VERSION, asset_digests, font_digest, item_fields
+
+        assets: dict[str, Any] = {}
+        for name in self.template.targets:
+            target = parse_target(name)
+            assets[target.name] = asset_digests(self.template, self.item, target)
+        return {
+            "template": self.template.config_hash(),
+            "name": self.template.name,
+            "data": item_fields(self.template, self.item),
+            "fonts": font_digest(self.template.font_paths),
+            "assets": assets,
+            "render": RENDER_VERSION,
+            "missing_glyphs": self.missing_glyphs,
+        }
+
+    def generate(
+        self, width: int, height: int, exit_requested: Any = None, target: Target | None = None
+    ) -> np.ndarray:
+        if target is None:
+            target = Target(f"{width}x{height}", width, height)
+        return default_renderer().render(
+            self.template, self.item, target, missing_glyphs=self.missing_glyphs
         )
 
 

@@ -65,7 +65,15 @@ def test_every_problem_is_reported_at_once() -> None:
         "name": "bad",
         "colour": "red",
         "layers": [
-            {"id": "a", "type": "rect", "left": 0, "top": 0, "width": 10, "height": 10, "fill": "blue-ish"},
+            {
+                "id": "a",
+                "type": "rect",
+                "left": 0,
+                "top": 0,
+                "width": 10,
+                "height": 10,
+                "fill": "blue-ish",
+            },
             {"id": "b", "type": "text", "text": "x", "left": 0, "top": 0, "size": "big"},
             {"id": "c", "type": "text", "text": "x", "left": 0, "right": 0, "width": 5, "top": 0},
             {"id": "d", "type": "rect", "fill": "#fff", "width": 4, "height": 4},
@@ -112,7 +120,18 @@ def test_bad_values(extra: dict[str, Any], field: str) -> None:
 
 
 def test_image_src_url_refused() -> None:
-    raw = {"layers": [{"type": "image", "src": "https://example.com/x.png", "left": 0, "top": 0, "width": 5, "height": 5}]}
+    raw = {
+        "layers": [
+            {
+                "type": "image",
+                "src": "https://example.com/x.png",
+                "left": 0,
+                "top": 0,
+                "width": 5,
+                "height": 5,
+            }
+        ]
+    }
     with pytest.raises(TemplateError, match="never fetched"):
         load_template(raw)
 
@@ -203,9 +222,32 @@ def test_planned_boxes_sit_where_their_offsets_say(
         return
     raw = {
         "layers": [
-            {"id": "lb", "type": "rect", "fill": "#000", "left": left, "bottom": bottom, "width": w, "height": h},
-            {"id": "rt", "type": "rect", "fill": "#000", "right": left, "top": bottom, "width": "10%", "height": "20%"},
-            {"id": "txt", "type": "text", "text": "x", "left": left, "right": left, "bottom": bottom},
+            {
+                "id": "lb",
+                "type": "rect",
+                "fill": "#000",
+                "left": left,
+                "bottom": bottom,
+                "width": w,
+                "height": h,
+            },
+            {
+                "id": "rt",
+                "type": "rect",
+                "fill": "#000",
+                "right": left,
+                "top": bottom,
+                "width": "10%",
+                "height": "20%",
+            },
+            {
+                "id": "txt",
+                "type": "text",
+                "text": "x",
+                "left": left,
+                "right": left,
+                "bottom": bottom,
+            },
         ]
     }
     template = load_template(raw)
@@ -242,3 +284,41 @@ def test_json_and_toml_same_schema(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text(json.dumps(raw), encoding="utf-8")
     assert load_template(path).layers == load_template(raw).layers
+
+
+def test_template_generator_runs_in_the_pipeline() -> None:
+    import asyncio
+
+    import numpy as np
+    from PIL import Image
+
+    from fastshare.pipeline import run_pipeline
+    from fastshare.renderer import TemplateGenerator, render
+    from fastshare.sinks import MemorySink
+
+    template = load_template(example_path("card-a"))  # type: ignore[arg-type]
+    item = {
+        "title": "A card from the pipeline",
+        "category": "Test",
+        "site": "x.dev",
+        "read_time": "1 min",
+    }
+    sink = MemorySink()
+    generator = TemplateGenerator(template, item)
+
+    async def run() -> None:
+        result = await asyncio.wait_for(
+            run_pipeline(generator, ["og", "story"], sink, workers=1), 120
+        )
+        assert {o.target for o in result.outputs} == {"og", "story"}
+        again = await asyncio.wait_for(
+            run_pipeline(generator, ["og", "story"], sink, workers=1), 120
+        )
+        assert again.reused
+
+    asyncio.run(run())
+    import io
+
+    for (_key, target), data in sink.files.items():
+        decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        assert np.array_equal(decoded, render(template, item, target))
