@@ -49,11 +49,11 @@ from fastshare.text import Shadow as TextShadow
 
 __all__ = [
     "DisplayList",
-    "TemplateGenerator",
     "ImageOp",
     "RectOp",
     "RenderResult",
     "Renderer",
+    "TemplateGenerator",
     "TextOp",
     "default_renderer",
     "render",
