@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from _golden import check_golden
 
 from fastshare.examples import EXAMPLES, example_path, sample_items
 from fastshare.renderer import Renderer
 from fastshare.template import load_template
-
-from _golden import check_golden
 
 ITEM_FOR = {"rtl": "arabic"}
 CASES = [(name, target) for name in EXAMPLES for target in ("og", "square", "story")]
