@@ -35,7 +35,8 @@ def landscape(width: int = 1800, height: int = 1200, seed: int = 7) -> Image.Ima
     sky = top + (horizon - top) * y**1.6
     img = np.broadcast_to(sky, (height, width, 3)).copy()
     yy, xx = np.mgrid[0:height, 0:width]
-    sun = np.exp(-(((xx - width * 0.68) ** 2 + (yy - height * 0.42) ** 2) / (2 * (height * 0.09) ** 2)))
+    dist2 = (xx - width * 0.68) ** 2 + (yy - height * 0.42) ** 2
+    sun = np.exp(-dist2 / (2 * (height * 0.09) ** 2))
     img += sun[..., None] * np.array([255, 200, 140.0]) * 0.55
     layers = [
         (0.48, 90, np.array([120, 110, 140.0])),
