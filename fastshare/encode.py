@@ -53,6 +53,7 @@ __all__ = [
     "encoder_config",
     "format_from_path",
     "pillow_formats",
+    "warm_up",
 ]
 
 if TYPE_CHECKING:
@@ -394,6 +395,19 @@ def encoder_config(format: str = "png", **options: Any) -> dict[str, Any]:
         "options": options_out,
         "versions": versions,
     }
+
+
+def warm_up() -> None:
+    """Load everything the encoders need (numba's cached filter kernel, ISA-L, libdeflate,
+    simplejpeg, Pillow's plugins) by encoding a tiny frame in every fast format. Workers call it
+    once before taking work; it changes no global state."""
+    frame = np.zeros((4, 16, 3), np.uint8)
+    frame[1::2, ::3] = 200
+    for level in PNG_LEVELS:
+        encode(frame, "png", level=level)
+    encode(frame, "jpeg")
+    encode(frame, "webp")
+    pillow_formats()
 
 
 class _CallableModule(types.ModuleType):

@@ -527,3 +527,7 @@ def test_fastshare_encode_is_callable_whatever_the_import_order():
     assert fastshare.encode(frame, "png") == encode(frame, "png")
     assert encode_module(frame, "jpeg", quality=90) == encode(frame, "jpeg", quality=90)
     assert fastshare.encode_to is encode_to
+
+
+def test_warm_up_runs():
+    encode_module.warm_up()
