@@ -463,9 +463,7 @@ def _oklab_pieces(c0: Color, c1: Color) -> npt.NDArray[np.float64]:
         split = pending[bad]
         mid = 0.5 * (split[:, 0] + split[:, 1])
         done.extend(mid.tolist())
-        pending = np.concatenate(
-            [np.stack([split[:, 0], mid], 1), np.stack([mid, split[:, 1]], 1)]
-        )
+        pending = np.concatenate([np.stack([split[:, 0], mid], 1), np.stack([mid, split[:, 1]], 1)])
     return np.unique(np.array(done))
 
 

@@ -3,22 +3,25 @@
 The shared last step of the shape and mask kernels (``kernels.shapes``, ``kernels.composite``).
 Pixel format: ``drow`` is one frame row slice as flat ``uint8`` bytes (r, g, b, r, g, b, ...),
 sRGB; ``src`` holds premultiplied colour planes (``float32[4, ≥n]``: r·a, g·a, b·a in 0–255 and a
-in 0–255); ``cov`` holds coverage in [0, 1]. Helpers here are called from kernels, allocate
-nothing and release the GIL.
+in 0–255); ``cov`` holds coverage in [0, 1]. Helpers here are called from kernels, write only the
+row and the caller's ``scratch`` (``float32[5, ≥n]``, allocated once per kernel call) and release
+the GIL. The sRGB path and the opaque stores are branch-free so numba vectorises them; the
+linear-light path visits partly covered pixels one by one (table lookups do not vectorise).
 
-Per pixel, with ``A`` the source alpha, ``a = cov · opacity · A / 255`` and ``s = src·255/A`` the
-straight (unpremultiplied) source colour, clamped to 0–255:
+Per pixel, with ``A`` the source alpha, ``a = min(cov · opacity · A / 255, 1)`` and
+``s = min(src·255/A, 255)`` the straight (unpremultiplied) source colour:
 
-* ``a ≤ 1e-7`` (no byte could change): the pixel is left untouched;
-* ``cov == 1``, ``A == 255``, ``opacity == 1``: ``out = floor(s + d)``, the source colour itself;
+* ``a == 1`` (opaque and fully covered): ``out = floor(s + d)``, the source colour itself;
 * blend "srgb": ``out = floor(dst + (s − dst)·a + d)`` — plain sRGB alpha blending, identical to
   Pillow's ``Image.composite``/``paste`` with a mask and to browsers' default;
-* blend "linear": ``out = enc[round((dec[dst] + (dec[round(s)] − dec[dst])·a) · (E − 1))]`` with
-  ``dec`` the 256-entry sRGB→linear table (``float32``, 0–1) and ``enc`` the E-entry linear→sRGB
-  table (``uint8``, E = 4096 by default): blending in linear light, ≤ 1 LSB from exact.
+* blend "linear": ``out = enc[floor((dec[dst] + (dec(s) − dec[dst])·a) · (E − 1) + 0.5)]`` with
+  ``dec`` the 256-entry sRGB→linear table (``float32``, 0–1; ``dec(s)`` interpolates it linearly,
+  as ``s`` is fractional for gradients) and ``enc`` the E-entry linear→sRGB table (``uint8``,
+  E = 4096 by default): blending in linear light, ≤ 1 LSB from exact.
 
 ``d`` is 0.5 (rounding) or, when dithering, the caller's pre-tiled ordered-dither offset for the
-frame pixel (``dither_rows[y & 7, 3·x]``, in [0, 1)).
+frame pixel (``dither_rows[y & 7, 3·x]``, in [0, 1)). Where ``a == 0`` the formulas give back
+``dst`` exactly (``enc`` inverts ``dec`` on every byte), so uncovered pixels keep their value.
 """
 
 from __future__ import annotations
@@ -27,7 +30,34 @@ import numpy as np
 
 from ._jit import kernel
 
-__all__ = ["blend_row"]
+__all__ = ["blend_row", "store_row"]
+
+
+@kernel
+def store_row(
+    drow: np.ndarray, src: np.ndarray, y: int, xf: int, dither_rows: np.ndarray, dither: bool
+) -> None:
+    """Write opaque, fully covered colours: ``drow[3i + c] = floor(src[c, i] + d)``.
+
+    The fast path of opaque fills at full opacity (no blending); ``n = drow.shape[0] // 3``.
+    """
+    n = drow.shape[0] // 3
+    top8 = np.float32(255.0)
+    r = src[0, :n]
+    g = src[1, :n]
+    b = src[2, :n]
+    if dither:
+        d = dither_rows[y & 7, 3 * xf : 3 * (xf + n)]
+        for i in range(n):
+            drow[3 * i] = np.uint8(min(r[i] + d[3 * i], top8))
+            drow[3 * i + 1] = np.uint8(min(g[i] + d[3 * i], top8))
+            drow[3 * i + 2] = np.uint8(min(b[i] + d[3 * i], top8))
+    else:
+        half = np.float32(0.5)
+        for i in range(n):
+            drow[3 * i] = np.uint8(min(r[i] + half, top8))
+            drow[3 * i + 1] = np.uint8(min(g[i] + half, top8))
+            drow[3 * i + 2] = np.uint8(min(b[i] + half, top8))
 
 
 @kernel
@@ -43,6 +73,7 @@ def blend_row(
     enc: np.ndarray,
     dither_rows: np.ndarray,
     dither: bool,
+    scratch: np.ndarray,
 ) -> None:
     """Composite ``src`` with coverage ``cov`` onto ``drow``.
 
@@ -58,41 +89,94 @@ def blend_row(
     enc : uint8[E]; linear ``i/(E-1)`` → sRGB byte.
     dither_rows : float32[8, 3·W]; ordered-dither offsets; read only when ``dither``.
     dither : bool.
+    scratch : float32[5, ≥n]; overwritten.
     """
     n = cov.shape[0]
     op = np.float32(opacity)
-    full_op = opacity >= 1.0
     inv255 = np.float32(1.0 / 255.0)
+    top8 = np.float32(255.0)
+    one = np.float32(1.0)
+    tiny = np.float32(1e-6)
+    r = src[0, :n]
+    g = src[1, :n]
+    b = src[2, :n]
+    al = src[3, :n]
+    s0 = scratch[0, :n]
+    s1 = scratch[1, :n]
+    s2 = scratch[2, :n]
+    a = scratch[3, :n]
+    off = scratch[4, :n]
+    for i in range(n):
+        alpha = al[i]
+        a[i] = min(cov[i] * op * alpha * inv255, one)
+        k = top8 / max(alpha, tiny)
+        s0[i] = min(r[i] * k, top8)
+        s1[i] = min(g[i] * k, top8)
+        s2[i] = min(b[i] * k, top8)
+    if dither:
+        drw = dither_rows[y & 7, 3 * xf : 3 * (xf + n)]
+        for i in range(n):
+            off[i] = drw[3 * i]
+    else:
+        for i in range(n):
+            off[i] = 0.5
+    if not linear:
+        # v ≤ 255 and off < 1, so no clamp; where a == 1, d + (s − d) is s (to float precision)
+        for i in range(n):
+            ai = a[i]
+            o = off[i]
+            d0 = np.float32(drow[3 * i])
+            d1 = np.float32(drow[3 * i + 1])
+            d2 = np.float32(drow[3 * i + 2])
+            drow[3 * i] = np.uint8(d0 + (s0[i] - d0) * ai + o)
+            drow[3 * i + 1] = np.uint8(d1 + (s1[i] - d1) * ai + o)
+            drow[3 * i + 2] = np.uint8(d2 + (s2[i] - d2) * ai + o)
+        return
+    # linear light: opaque fully covered pixels are stores (vectorised); the partly covered ones
+    # go through the tables one by one (numba cannot vectorise table gathers here)
+    for i in range(n):
+        f = np.float32(1.0) if a[i] >= one else np.float32(0.0)  # a select, not a branch
+        o = off[i]
+        d0 = np.float32(drow[3 * i])
+        d1 = np.float32(drow[3 * i + 1])
+        d2 = np.float32(drow[3 * i + 2])
+        drow[3 * i] = np.uint8(d0 + (s0[i] + o - d0) * f)
+        drow[3 * i + 1] = np.uint8(d1 + (s1[i] + o - d1) * f)
+        drow[3 * i + 2] = np.uint8(d2 + (s2[i] + o - d2) * f)
     scale = np.float32(enc.shape[0] - 1)
     top = enc.shape[0] - 1
+    half = np.float32(0.5)
+    last0 = np.float32(-1.0)
+    last1 = np.float32(-1.0)
+    last2 = np.float32(-1.0)
+    ls0 = np.float32(0.0)
+    ls1 = np.float32(0.0)
+    ls2 = np.float32(0.0)
     for i in range(n):
-        alpha = src[3, i]
-        cv = cov[i]
-        a = min(cv * op * alpha * inv255, np.float32(1.0))
-        if not a > 1e-7:  # below this no output byte can change; also keeps 255/alpha finite
+        ai = a[i]
+        if not (ai > 0.0 and ai < one):
             continue
+        v0 = s0[i]
+        v1 = s1[i]
+        v2 = s2[i]
+        if v0 != last0 or v1 != last1 or v2 != last2:  # solid fills decode once
+            ls0 = _decode1(v0, dec)
+            ls1 = _decode1(v1, dec)
+            ls2 = _decode1(v2, dec)
+            last0 = v0
+            last1 = v1
+            last2 = v2
         o = 3 * i
-        off = dither_rows[y & 7, 3 * (xf + i)] if dither else np.float32(0.5)
-        k = np.float32(255.0) / alpha
-        s0 = min(src[0, i] * k, np.float32(255.0))
-        s1 = min(src[1, i] * k, np.float32(255.0))
-        s2 = min(src[2, i] * k, np.float32(255.0))
-        if full_op and cv >= 1.0 and alpha >= 255.0:
-            drow[o] = np.uint8(min(s0 + off, np.float32(255.0)))
-            drow[o + 1] = np.uint8(min(s1 + off, np.float32(255.0)))
-            drow[o + 2] = np.uint8(min(s2 + off, np.float32(255.0)))
-        elif linear:
-            for c in range(3):
-                sv = s0 if c == 0 else (s1 if c == 1 else s2)
-                lin_s = dec[np.int64(sv + 0.5)]
-                lin_d = dec[drow[o + c]]
-                lin = lin_d + (lin_s - lin_d) * a
-                j = min(max(np.int64(lin * scale + 0.5), 0), top)
-                drow[o + c] = enc[j]
-        else:
-            d0 = np.float32(drow[o])
-            d1 = np.float32(drow[o + 1])
-            d2 = np.float32(drow[o + 2])
-            drow[o] = np.uint8(min(max(d0 + (s0 - d0) * a + off, 0.0), 255.0))
-            drow[o + 1] = np.uint8(min(max(d1 + (s1 - d1) * a + off, 0.0), 255.0))
-            drow[o + 2] = np.uint8(min(max(d2 + (s2 - d2) * a + off, 0.0), 255.0))
+        for c in range(3):
+            lin_s = ls0 if c == 0 else (ls1 if c == 1 else ls2)
+            lin_d = dec[drow[o + c]]
+            lin = lin_d + (lin_s - lin_d) * ai
+            drow[o + c] = enc[min(max(np.int64(lin * scale + half), 0), top)]
+
+
+@kernel
+def _decode1(v: np.float32, dec: np.ndarray) -> np.float32:
+    """``dec(v)``: the sRGB→linear table, linearly interpolated (v in 0–255)."""
+    j0 = np.int64(min(v, np.float32(254.0)))
+    lo = dec[j0]
+    return lo + (dec[j0 + 1] - lo) * (v - np.float32(j0))  # type: ignore[no-any-return]

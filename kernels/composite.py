@@ -65,6 +65,7 @@ def composite_mask(
     src = np.empty((4, n), np.float32)
     tbuf = np.empty(n, np.float32)
     cov = np.empty(n, np.float32)
+    scratch = np.empty((5, n), np.float32)
     solid = fill_kind == KIND_SOLID
     if solid:
         gradient_row(src, tbuf, fy0, fx0, KIND_SOLID, geom, pos, col, seg)
@@ -92,4 +93,5 @@ def composite_mask(
             enc,
             dither_rows,
             dither,
+            scratch,
         )

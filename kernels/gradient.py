@@ -16,7 +16,7 @@ The colour model every gradient shares (prepared in Python by ``fastshare.gradie
   premultiplied sRGB in 0–255 (``r·a, g·a, b·a, a`` with ``a`` in 0–255). The colour is linear in
   ``t`` between neighbouring stops and clamped to the end stops outside ``[pos[0], pos[K-1]]``.
   Oklab interpolation arrives here already subdivided into enough linear pieces (≤ 0.2 LSB).
-* Equal positions make a hard stop; a pixel exactly on it takes the colour after it.
+* Equal positions make a hard stop; a pixel exactly on it may take either colour.
 * Rounding is ``floor(v + 0.5)``; with dithering, ``floor(v + d)`` with ``d`` from an 8×8 Bayer
   matrix, pre-tiled by the caller into ``dither_rows`` (``float32[8, 3·W]``, indexed by frame
   ``y & 7`` and frame byte ``3·x + c``).
@@ -40,12 +40,15 @@ __all__ = [
     "KIND_LINEAR",
     "KIND_RADIAL",
     "KIND_SOLID",
+    "RAMP_STOPS",
     "atan2_turns",
     "eval_stops",
     "gradient_row",
     "linear_gradient",
 ]
 
+#: up to this many stops, colours are a vectorised sum of ramps; beyond, a per-pixel search
+RAMP_STOPS = 8
 #: fill kinds understood by :func:`gradient_row` (``geom`` layout in brackets)
 KIND_SOLID = 0  # col[0] everywhere (geom unused)
 KIND_LINEAR = 1  # [t00, dtx, dty]
@@ -179,11 +182,6 @@ def linear_gradient(
     a = np.empty((k_stops + 1, nb), np.float32)
     s = np.empty((k_stops + 1, nb), np.float32)
     tx = np.empty(nb, np.float32)
-    cfirst = np.empty(3, np.int64)
-    clast = np.empty(3, np.int64)
-    for c in range(3):
-        cfirst[c] = np.int64(min(max(col[0, c] + 0.5, 0.0), 255.0))
-        clast[c] = np.int64(min(max(col[k_stops - 1, c] + 0.5, 0.0), 255.0))
     for i in range(nb):
         c = i % 3
         tx[i] = np.float32(dtx * (i // 3))
@@ -217,9 +215,12 @@ def linear_gradient(
             r = 0
             while r < k_stops and pos[r] <= trow:
                 r += 1
-            if not dither and (r == 0 or r == k_stops):
-                cc = cfirst if r == 0 else clast
-                _fill_bytes3(row, np.int64(cc[0]), np.int64(cc[1]), np.int64(cc[2]))
+            if not dither:  # a constant row: one colour, copied
+                t32 = np.float32(trow)
+                c0 = np.int64(min(max(a[r, 0] + s[r, 0] * t32 + 0.5, 0.0), 255.0))
+                c1 = np.int64(min(max(a[r, 1] + s[r, 1] * t32 + 0.5, 0.0), 255.0))
+                c2 = np.int64(min(max(a[r, 2] + s[r, 2] * t32 + 0.5, 0.0), 255.0))
+                _fill_bytes3(row, c0, c1, c2)
             elif dither:
                 _ramp_bytes_dither(row, a[r], s[r], tx, trow, drow)
             else:
@@ -283,22 +284,43 @@ def _paint_region(
 
 
 @kernel
+def _eval_ramps(out: np.ndarray, t: np.ndarray, pos: np.ndarray, col: np.ndarray) -> None:
+    """Few stops: a sum of clamped ramps, one vectorised pass per segment and channel."""
+    k_stops = pos.shape[0]
+    n = t.shape[0]
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for ch in range(4):
+        o = out[ch, :n]
+        c0 = col[0, ch]
+        for i in range(n):
+            o[i] = c0
+        for k in range(k_stops - 1):
+            d = col[k + 1, ch] - col[k, ch]
+            if d == 0.0:
+                continue
+            width = pos[k + 1] - pos[k]
+            inv = np.float32(1.0 / width) if width > 0.0 else np.float32(1e30)
+            p = pos[k]
+            for i in range(n):
+                u = min(max((t[i] - p) * inv, zero), one)
+                o[i] += d * u
+
+
+@kernel
 def eval_stops(
     out: np.ndarray, t: np.ndarray, pos: np.ndarray, col: np.ndarray, seg: np.ndarray
 ) -> None:
     """Colours of positions ``t`` (``float32[n]``) into ``out`` (``float32[4, ≥n]``, premultiplied).
 
-    ``seg`` (``int32[B]``) maps ``floor(t·B)`` to the last stop index ``k ≤ K-2`` with
-    ``pos[k] ≤ bin start`` (any valid lower bound works; it only shortens the search).
+    Up to ``RAMP_STOPS`` stops: a sum of clamped ramps (SIMD). More stops (Oklab subdivisions):
+    a per-pixel search where ``seg`` (``int32[B]``) maps ``floor(t·B)`` to the last stop index
+    ``k ≤ K-2`` with ``pos[k] ≤ bin start`` (any lower bound works; it only shortens the search).
     """
     k_stops = pos.shape[0]
     n = t.shape[0]
-    if k_stops == 1:
-        for ch in range(4):
-            v = col[0, ch]
-            o = out[ch]
-            for i in range(n):
-                o[i] = v
+    if k_stops <= RAMP_STOPS:
+        _eval_ramps(out, t, pos, col)
         return
     p_first = pos[0]
     p_last = pos[k_stops - 1]

@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from ._jit import kernel
-from .blend import blend_row
+from .blend import blend_row, store_row
 from .gradient import KIND_SOLID, gradient_row
 
 __all__ = [
@@ -233,11 +233,21 @@ def paint_shape(
     cov_o = np.empty(n, np.float32)
     cov_i = np.zeros(n, np.float32)
     ones = np.ones(n, np.float32)
+    scratch = np.empty((5, n), np.float32)
     solid = fill_kind == KIND_SOLID
     if has_fill and solid:
         gradient_row(fill, tbuf, y0, x0, KIND_SOLID, geom, pos, col, seg)
     s_a = stroke[3] * np.float32(1.0 / 255.0) if has_stroke else np.float32(0.0)
+    # plan once: an opaque fill over the whole span at full opacity is a plain store
+    direct = shape == SHAPE_FULL and has_fill and not has_stroke and opacity >= 1.0
+    for k in range(col.shape[0]):
+        direct = direct and col[k, 3] >= 255.0
     for y in range(y0, y1):
+        if direct:
+            if not solid or y == y0:
+                gradient_row(fill, tbuf, y, x0, fill_kind, geom, pos, col, seg)
+            store_row(flat[y, 3 * x0 : 3 * x1], fill, y, x0, dither_rows, dither)
+            continue
         coverage_row(cov_o, y, x0, shape, outer)
         if has_fill and not solid:
             gradient_row(fill, tbuf, y, x0, fill_kind, geom, pos, col, seg)
@@ -270,4 +280,5 @@ def paint_shape(
             enc,
             dither_rows,
             dither,
+            scratch,
         )

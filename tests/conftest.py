@@ -7,6 +7,7 @@
   without the JIT, 96 with it). Test modules that need these values at import time (Hypothesis
   strategies) read them from ``tests/_paint_strategies.py`` (``NO_JIT``, ``MAX_SIDE``) rather than
   importing this file: ``from conftest import ...`` picks up whichever conftest was loaded last.
+* ``pytest --hypothesis-profile=thorough``: 1000 examples per property test, for a long soak.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ settings.register_profile("fastshare", deadline=None, suppress_health_check=[Hea
 settings.register_profile(
     "fastshare-nojit",
     max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -221,7 +221,7 @@ def blend(
     off = np.full((h, w), 0.5) if offsets is None else offsets
     full = (cov >= 1.0) & (alpha >= 255.0) & (opacity >= 1.0)
     if linear:
-        lin_s = srgb_decode(np.floor(s + 0.5) / 255.0)
+        lin_s = srgb_decode(s / 255.0)
         lin_d = srgb_decode(d / 255.0)
         mixed = np.floor(srgb_encode(lin_d + (lin_s - lin_d) * a[..., None]) * 255.0 + 0.5)
     else:
