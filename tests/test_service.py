@@ -276,6 +276,10 @@ def test_etag_and_304(env: dict[str, Any], tmp_path: Path) -> None:
     assert metric(client, "fastshare_renders_total", kind="request", outcome="ok") == renders
     r = client.get(url, headers={"If-None-Match": '"something-else"'})
     assert r.status_code == 200
+    head = client.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == etag
+    assert int(head.headers["content-length"]) == len(first.content)
 
     # other data, format or target → another ETag; a field the template does not read → same
     assert client.get(card_url(title="Other")).headers["etag"] != etag
@@ -484,6 +488,27 @@ def test_render_timeout_answers_504(env: dict[str, Any]) -> None:
         service.render_timeout = 30.0
     check_error(r, 504, "timeout")
     assert client.get(card_url(title="after the timeout")).status_code == 200
+
+
+def test_queue_timeout_answers_503(env: dict[str, Any]) -> None:
+    server, client, service = env["server"], env["client"], env["server"].service
+    service.queue_timeout = 0.3
+    try:
+        paths = [slow_url(f"busy-{i}", 1.5) for i in range(2)] + [slow_url("waiting", 0.01)]
+
+        async def main() -> list[Any]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=60.0) as c:
+                busy = [asyncio.ensure_future(c.get(p)) for p in paths[:2]]
+                await asyncio.sleep(0.3)  # sent first: they take both workers for 1.5 s
+                waiting = await c.get(paths[2])
+                return [*(await asyncio.gather(*busy)), waiting]
+
+        responses = asyncio.run(asyncio.wait_for(main(), 60))
+    finally:
+        service.queue_timeout = 30.0
+    assert [r.status_code for r in responses[:2]] == [200, 200]
+    check_error(responses[2], 503, "overloaded")
+    assert responses[2].headers["retry-after"] == "1"
 
 
 def test_requests_run_ahead_of_background_warming(env: dict[str, Any]) -> None:

@@ -396,3 +396,20 @@ def test_cli_serve_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     with pytest.raises(ValueRangeError) as info:
         build_config(parser.parse_args(["serve", "--secret-env", "UNSET_VARIABLE_X"]))
     assert info.value.field == "--secret-env"
+
+
+def test_service_not_started_answers_not_ready(tmp_path: Path) -> None:
+    import asyncio
+
+    from fastshare.service import RenderService
+    from fastshare.service.errors import NotReady
+    from fastshare.service.routes import error_response
+    from fastshare.targets import parse_target
+
+    service = RenderService(ServiceConfig(workers=1))
+    info = service.templates.get("card-a")
+    with pytest.raises(NotReady):
+        asyncio.run(service.image(info, parse_target("og"), "png", {"title": "x"}))
+    response = error_response(NotReady("pool not started"), "rid", service)
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert b"pool not started" not in bytes(response.body)

@@ -129,8 +129,10 @@ class RenderService:
         #: new, starting, ready, failed, closing, closed
         self.state = "new"
         self.failure: str | None = None
-        #: seconds a request's render may run (a plain attribute: tests may lower it)
+        #: seconds a request's render may run, and may wait for a worker (plain attributes,
+        #: read per request: tests lower them)
         self.render_timeout = cfg.render_timeout
+        self.queue_timeout = cfg.queue_timeout
         self.render_function: Callable[..., Any] = cfg.render_function or default_render_function
         self.in_flight = 0
         self._background: set[asyncio.Task[Any]] = set()
@@ -362,7 +364,7 @@ class RenderService:
                 job,
                 priority=priority,
                 timeout=self.render_timeout,
-                queue_timeout=self.config.queue_timeout if kind == "request" else None,
+                queue_timeout=self.queue_timeout if kind == "request" else None,
                 retries=retries,
                 block=False,
             )
