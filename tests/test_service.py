@@ -491,7 +491,7 @@ def test_render_timeout_answers_504(env: dict[str, Any]) -> None:
 
 
 def test_queue_timeout_answers_503(env: dict[str, Any]) -> None:
-    server, client, service = env["server"], env["client"], env["server"].service
+    server, service = env["server"], env["server"].service
     service.queue_timeout = 0.3
     try:
         paths = [slow_url(f"busy-{i}", 1.5) for i in range(2)] + [slow_url("waiting", 0.01)]
