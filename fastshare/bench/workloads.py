@@ -22,7 +22,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fastshare.bench._codec import ENCODER_MODULE
 from fastshare.errors import ValueRangeError
 
 __all__ = [
@@ -129,9 +128,16 @@ def warm_worker(
 
 
 def cold_start_code(impl: str, out: str | os.PathLike[str], fmt: str = "png") -> str:
-    """Source for ``python -c``: render card A's first bench item with ``impl`` into ``out``."""
+    """Source for ``python -c``: render card A's first bench item with ``impl`` into ``out``.
+
+    The fastshare process imports only what a user's script would (the renderer and the
+    encoders); the baseline's imports only Pillow, numpy and :mod:`fastshare.bench.baseline`
+    (its font folder is passed in, so fastshare's text engine is not imported).
+    """
     item = bench_items()[0]
     if impl == "fastshare":
+        from fastshare.bench._codec import ENCODER_MODULE
+
         return (
             "from fastshare.renderer import render\n"
             f"from {ENCODER_MODULE} import encode\n"
@@ -139,9 +145,12 @@ def cold_start_code(impl: str, out: str | os.PathLike[str], fmt: str = "png") ->
             f"open({os.fspath(out)!r}, 'wb').write(encode(frame, {fmt!r}))\n"
         )
     if impl == "pillow":
+        from fastshare.text import bundled_font_dir
+
         return (
             "from fastshare.bench.baseline import PillowCard\n"
-            f"data = PillowCard().render_bytes({item!r}, 'og', {fmt!r})\n"
+            f"card = PillowCard(font_dir={str(bundled_font_dir())!r})\n"
+            f"data = card.render_bytes({item!r}, 'og', {fmt!r})\n"
             f"open({os.fspath(out)!r}, 'wb').write(data)\n"
         )
     msg = f"must be one of {IMPLEMENTATIONS}"
