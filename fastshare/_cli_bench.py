@@ -67,8 +67,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--compare",
         nargs="+",
         type=Path,
-        metavar="OLD.json",
-        help="compare with an earlier report; with two files, compare them without running",
+        metavar=("OLD.json", "NEW.json"),
+        help="compare a new run with an earlier report; given two reports, compare them (no run)",
     )
     parser.add_argument(
         "--fail-on-regression",
@@ -104,6 +104,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if len(compare_paths) > 2:
         msg = "give one report (compare a new run with it) or two (compare them)"
         raise ClientError(msg, field="--compare", value=[str(p) for p in compare_paths])
+    if len(compare_paths) == 2 and args.json is not None:
+        msg = "--json saves a new run; with two --compare reports nothing runs"
+        raise ClientError(msg, field="--json", value=str(args.json))
     if args.plot is not None:
         from fastshare.bench.plot import require_matplotlib
 

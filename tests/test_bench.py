@@ -621,6 +621,10 @@ def test_cli_compares_two_saved_reports(tmp_path: Path, capsys: pytest.CaptureFi
     args = parser.parse_args(["bench", "--compare", str(old), str(new), str(new)])
     with pytest.raises(ClientError):
         args.func(args)
+    args = parser.parse_args(["bench", "--compare", str(old), str(new), "--json", "x.json"])
+    with pytest.raises(ClientError) as info:
+        args.func(args)
+    assert info.value.field == "--json"
 
 
 def test_cli_runs_a_suite_and_writes_json(
