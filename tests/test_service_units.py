@@ -22,7 +22,6 @@ from fastshare.service.limits import json_item, parse_format, parse_render_targe
 from fastshare.service.metrics import Counter, Histogram, Registry
 from fastshare.service.signing import canonical_request, parse_query, signature
 from fastshare.service.templates import TemplateStore
-from fastshare.sinks import DirectorySink
 
 SECRET = b"unit-secret-0123456789abcdef"
 
@@ -157,25 +156,30 @@ def test_disk_cache(tmp_path: Path) -> None:
     from fastshare.targets import parse_target
 
     cache = DiskCache(tmp_path / "cache", max_bytes=2500)
-    sink = DirectorySink(cache.root)
     target = parse_target("og")
     keys = [f"{i:064x}" for i in range(4)]
     for i, key in enumerate(keys):
-        assert cache.get(key, "og", "png") is None and not cache.has(key, "og", "png")
-        staged = sink.stage(key, target, "png", bytes([i]) * 1000, f"t{i}")
-        cache.commit(key, staged, {"template": "x"})
-        os.utime(cache.root / key, (1000 + i, 1000 + i))  # creation order, made explicit
-        assert cache.get(key, "og", "png") == bytes([i]) * 1000
-        assert cache.get(key, "og", "jpeg") is None and cache.get(key, "square", "png") is None
-    # over budget: the oldest entries were removed, the newest kept
+        location = cache.location(key, target, "png")
+        assert location.startswith(str(cache.root)) and location.endswith(f"{key}-og.png")
+        assert cache.get(location) is None and not cache.has(location)
+        cache.store.write(location, bytes([i]) * 1000, f"t{i}")  # what a worker does
+        os.utime(location, (1000 + i, 1000 + i))  # creation order, made explicit
+        assert cache.get(location) == bytes([i]) * 1000 and cache.has(location)
+        if cache.added(1000):
+            cache.prune()
+    # over budget: the oldest files were removed, the newest kept
     assert cache.size_bytes <= 2500
-    assert cache.has(keys[-1], "og", "png")
-    assert not cache.has(keys[0], "og", "png")
+    assert cache.has(cache.location(keys[-1], target, "png"))
+    assert not cache.has(cache.location(keys[0], target, "png"))
     assert cache.measure() == cache.size_bytes
-    # a failed render's staged file is removed
-    sink.stage("f" * 64, target, "png", b"x", "tok")
-    cache.abort("f" * 64, "tok")
-    assert not (cache.root / ("f" * 64)).exists()
+    # a killed writer's temporary file is removed
+    location = cache.location("f" * 64, target, "png")
+    Path(location).parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(location).with_name(f".{Path(location).name}.tok.123.tmp")
+    temp.write_bytes(b"partial")
+    assert cache.get(location) is None
+    cache.abort(location)
+    assert not temp.exists()
 
 
 # --------------------------------------------------------------------------- limits

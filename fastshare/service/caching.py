@@ -9,10 +9,11 @@
 * ``Cache-Control`` is configured per kind of request (signed GET, unsigned GET, POST). A signed
   URL with an expiry never gets a ``max-age``/``s-maxage`` longer than its remaining life.
 * :class:`DiskCache` stores rendered bytes through the file store
-  (:class:`~fastshare.sinks.DirectorySink`: ``<root>/<key>/<target>.<ext>`` plus a manifest,
-  atomic renames). Workers stage the file; the orchestrator commits it after answering. Its
-  methods do file I/O and are called from threads (``asyncio.to_thread``), never on the event
-  loop; they are thread safe. Above ``max_bytes`` the oldest entries are removed.
+  (:class:`~fastshare.stores.DirectoryStore`: ``<root>/<shard>/<key>-<target>.<ext>``, atomic
+  writes).
+  Workers write the file right after encoding; the server reads it for later requests. Methods
+  that touch files are called from threads (``asyncio.to_thread``), never on the event loop;
+  all are thread safe. Above ``max_bytes`` the oldest files are removed.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
 
-from fastshare.sinks import DirectorySink, Staged
+from fastshare.stores import DirectoryStore
+from fastshare.targets import Target
 
 __all__ = ["DiskCache", "cache_control", "etag_for", "etag_matches"]
 
@@ -65,12 +66,20 @@ def cache_control(base: str, expires: int | None = None, now: float | None = Non
 
 
 class DiskCache:
-    """Rendered images on disk, keyed by output key, through a :class:`DirectorySink`."""
+    """Rendered images on disk, one file per output key, through a :class:`DirectoryStore`.
+
+    Files are ``<root>/<shard>/<key>-<target>.<ext>`` (``shard``: two hex digits: 256
+    directories; the key already covers target and format, the target makes names readable).
+    Workers write them (atomically, :meth:`DirectoryStore.write`); the server reads them and
+    keeps the byte count. A reader never sees a partial file.
+    """
+
+    PATTERN = "{shard}/{item_id}-{target}.{ext}"
 
     def __init__(self, root: str | os.PathLike[str], max_bytes: int) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.sink = DirectorySink(self.root)
+        self.store = DirectoryStore(self.root, self.PATTERN)
         self.max_bytes = int(max_bytes)
         self._lock = threading.Lock()
         self._bytes = 0
@@ -81,90 +90,78 @@ class DiskCache:
         """Bytes stored (measured at start, then counted as entries come and go)."""
         return self._bytes
 
+    def location(self, key: str, target: Target, fmt: str) -> str:
+        """Where the image of output ``key`` lives (the key already covers target and format)."""
+        return self.store.location(key, target, fmt)
+
     def measure(self) -> int:
         """Walk the cache once and set the byte count (call at start, from a thread)."""
-        total = 0
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.scandir(self.root):
-                if entry.is_dir(follow_symlinks=False):
-                    total += _dir_bytes(Path(entry.path))
+        total = sum(size for _, _, size in self._entries())
         with self._lock:
             self._bytes = total
         return total
 
-    def get(self, key: str, target: str, fmt: str) -> bytes | None:
-        """The stored bytes of (key, target, format), or ``None``."""
-        outputs = self.sink.lookup(key)
-        if not outputs:
+    def get(self, location: str) -> bytes | None:
+        """The stored bytes at ``location``, or ``None``."""
+        try:
+            with open(location, "rb") as fh:
+                return fh.read()
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        for output in outputs:
-            if output.target == target and output.format == fmt:
-                try:
-                    with open(output.location, "rb") as fh:
-                        return fh.read()
-                except OSError:
-                    return None  # pruned meanwhile
-        return None
+        except OSError as exc:
+            log.warning("disk cache: cannot read %s: %r", location, exc)
+            return None
 
-    def has(self, key: str, target: str, fmt: str) -> bool:
-        """True when (key, target, format) is stored."""
-        outputs = self.sink.lookup(key)
-        return bool(outputs) and any(o.target == target and o.format == fmt for o in outputs or ())
+    def has(self, location: str) -> bool:
+        return self.store.size(location) is not None
 
-    def commit(self, key: str, staged: Staged, configuration: dict[str, str]) -> None:
-        """Move a staged file into place; prune when over budget."""
-        self.sink.commit(key, [staged], configuration)
+    def added(self, size: int) -> bool:
+        """Count ``size`` new bytes; True when the cache is now over budget and needs a prune."""
         with self._lock:
-            self._bytes += staged.size
-            over = self._bytes > self.max_bytes and not self._pruning
-            if over:
+            self._bytes += size
+            if self._bytes > self.max_bytes and not self._pruning:
                 self._pruning = True
-        if over:
-            try:
-                self.prune()
-            finally:
-                with self._lock:
-                    self._pruning = False
+                return True
+        return False
 
-    def abort(self, key: str, token: str) -> None:
-        """Remove what a failed render staged (temp files of ``token``)."""
-        self.sink.abort(key, token, [])
+    def abort(self, location: str) -> None:
+        """Remove temporary files a killed or failed writer left for ``location``."""
+        self.store.sweep(location)
+
+    def _entries(self) -> list[tuple[float, str, int]]:
+        entries: list[tuple[float, str, int]] = []
+        with contextlib.suppress(FileNotFoundError):
+            for shard in os.scandir(self.root):
+                if not shard.is_dir(follow_symlinks=False):
+                    continue
+                with contextlib.suppress(OSError):
+                    for entry in os.scandir(shard.path):
+                        if entry.name.startswith("."):
+                            continue
+                        with contextlib.suppress(OSError):
+                            st = entry.stat(follow_symlinks=False)
+                            entries.append((st.st_mtime, entry.path, st.st_size))
+        return entries
 
     def prune(self, target_fraction: float = 0.9) -> int:
-        """Remove the oldest entries until the cache holds ``target_fraction × max_bytes``."""
-        entries: list[tuple[float, Path, int]] = []
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.scandir(self.root):
-                if not entry.is_dir(follow_symlinks=False):
-                    continue
-                path = Path(entry.path)
-                try:
-                    mtime = entry.stat(follow_symlinks=False).st_mtime
-                except OSError:
-                    continue
-                entries.append((mtime, path, _dir_bytes(path)))
-        entries.sort()
-        total = sum(size for _, _, size in entries)
-        goal = int(self.max_bytes * target_fraction)
-        removed = 0
-        for _, path, size in entries:
-            if total <= goal:
-                break
-            shutil.rmtree(path, ignore_errors=True)
-            total -= size
-            removed += 1
-        with self._lock:
-            self._bytes = total
+        """Remove the oldest files until the cache holds ``target_fraction × max_bytes``."""
+        try:
+            entries = sorted(self._entries())
+            total = sum(size for _, _, size in entries)
+            goal = int(self.max_bytes * target_fraction)
+            removed = 0
+            for _, path, size in entries:
+                if total <= goal:
+                    break
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                total -= size
+                removed += 1
+            with self._lock:
+                self._bytes = total
+        finally:
+            with self._lock:
+                self._pruning = False
         if removed:
-            log.info("disk cache: removed %d oldest entries, %d bytes left", removed, total)
+            log.info("disk cache: removed %d oldest files, %d bytes left", removed, total)
         return removed
-
-
-def _dir_bytes(path: Path) -> int:
-    total = 0
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(path):
-            with contextlib.suppress(OSError):
-                if entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-    return total

@@ -47,14 +47,12 @@ from fastshare.service.signing import verify
 from fastshare.service.templates import TemplateInfo, TemplateStore
 from fastshare.service.worker import RenderJob, RenderOutput, check_encode_options, prepare_worker
 from fastshare.service.worker import render_job as default_render_function
-from fastshare.sinks import Staged
 from fastshare.targets import Target
 
 __all__ = ["RenderService", "Rendered", "WarmJob", "public_message"]
 
 log = logging.getLogger("fastshare.service")
 
-_MAX_BACKGROUND = 1024
 _KEPT_WARM_JOBS = 64
 
 
@@ -297,6 +295,7 @@ class RenderService:
         *,
         return_bytes: bool = True,
     ) -> RenderJob:
+        cache = self.cache
         return RenderJob(
             template=info.template,
             item=dict(item),
@@ -304,7 +303,8 @@ class RenderService:
             format=fmt,
             options=self.keys.options(fmt),
             key=key,
-            cache_root=str(self.cache.root) if self.cache is not None else None,
+            cache=cache.store if cache is not None else None,
+            cache_location=cache.location(key, target, fmt) if cache is not None else "",
             token=f"r{self._token_prefix}{next(self._tokens)}",
             return_bytes=return_bytes,
         )
@@ -321,15 +321,14 @@ class RenderService:
         if key is None:
             key = await self.output_key(info, fmt, item, target)
         if self.cache is not None:
-            data = await asyncio.to_thread(self.cache.get, key, target.name, fmt)
+            location = self.cache.location(key, target, fmt)
+            data = await asyncio.to_thread(self.cache.get, location)
             if data is not None:
                 self.metrics.cache.inc("hit")
                 return Rendered(data, key, "hit")
             self.metrics.cache.inc("miss")
         job = self._job(info, target, fmt, item, key)
         output = await self._submit_request(job)
-        if output.staged is not None:
-            self._store(job, output.staged, info)
         assert output.data is not None
         return Rendered(output.data, key, "miss")
 
@@ -390,38 +389,21 @@ class RenderService:
             raise
         finally:
             self.metrics.renders.inc(kind, outcome)
-            staged_maybe = outcome in ("failed", "timeout", "crashed", "cancelled")
-            if staged_maybe and job.cache_root is not None and self.cache is not None:
-                self._spawn(asyncio.to_thread(self.cache.abort, job.key, job.token))
+            killed = outcome in ("timeout", "crashed", "cancelled")
+            if killed and job.cache is not None and self.cache is not None:
+                # a worker killed while writing leaves a temporary file behind
+                self._spawn(asyncio.to_thread(self.cache.abort, job.cache_location))
         self.metrics.render_seconds.observe(result.timings.run, kind)
         self.metrics.queue_wait.observe(result.timings.queue_wait, kind)
         value = result.value
         if not isinstance(value, RenderOutput):
             msg = f"the render function returned {type(value).__name__}, not RenderOutput"
             raise errors.RenderError(msg)
+        if value.stored and self.cache is not None:
+            self.metrics.cache.inc("store")
+            if self.cache.added(value.size):
+                self._spawn(asyncio.to_thread(self.cache.prune))
         return value
-
-    def _store(self, job: RenderJob, staged: Staged, info: TemplateInfo) -> None:
-        cache = self.cache
-        if cache is None:
-            return
-        if len(self._background) >= _MAX_BACKGROUND:
-            self.metrics.cache.inc("store_failed")
-            self._spawn(asyncio.to_thread(cache.abort, job.key, job.token))
-            return
-        configuration = {"template": info.name, "target": job.target.spec(), "format": job.format}
-
-        async def commit() -> None:
-            try:
-                await asyncio.to_thread(cache.commit, job.key, staged, configuration)
-                self.metrics.cache.inc("store")
-            except Exception as exc:
-                self.metrics.cache.inc("store_failed")
-                log.warning("disk cache: storing %s failed: %r", job.key[:16], exc)
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(cache.abort, job.key, job.token)
-
-        self._spawn(commit())
 
     # ------------------------------------------------------------------ background warming
 
@@ -507,14 +489,14 @@ class RenderService:
         assert cache is not None and pool is not None
         try:
             key = await self.output_key(info, fmt, item, target)
-            if await asyncio.to_thread(cache.has, key, target.name, fmt):
+            if await asyncio.to_thread(cache.has, cache.location(key, target, fmt)):
                 job.cached += 1
                 return
             render = self._job(info, target, fmt, item, key, return_bytes=False)
             delay = 0.02
             while True:
                 try:
-                    output = await self._submit(
+                    await self._submit(
                         pool, render, kind="warm", priority=PRIORITY_BATCH, retries=1
                     )
                     break
@@ -523,10 +505,6 @@ class RenderService:
                         raise
                     await asyncio.sleep(delay)  # the queue is full: wait for room
                     delay = min(delay * 2, 0.5)
-            if output.staged is not None:
-                configuration = {"template": info.name, "target": target.spec(), "format": fmt}
-                await asyncio.to_thread(cache.commit, key, output.staged, configuration)
-                self.metrics.cache.inc("store")
             job.rendered += 1
         except asyncio.CancelledError:
             raise

@@ -1,15 +1,15 @@
 """The worker side of the service: what the render pool runs for a request.
 
-:func:`render_job` runs in a pool worker: layout, paint and encode one card, stage the bytes in
-the disk cache when one is configured, and return the bytes. Each worker process keeps one
-:class:`~fastshare.renderer.Renderer` (fonts, glyph and image caches, base frames) in a
+:func:`render_job` runs in a pool worker: layout, paint and encode one card, write the bytes to
+the disk cache when one is configured (atomically), and return the bytes. Each worker process
+keeps one :class:`~fastshare.renderer.Renderer` (fonts, glyph and image caches, base frames) in a
 module-level global, created by :func:`prepare_worker` in the pool's template process (so every
 forked worker inherits it warm) or lazily on first use.
 
 The encoder module is imported in exactly one place, :func:`encoders`.
 
-Nothing here runs on the server's event loop except :func:`check_encode_options` at start (from a
-thread); the renderer is imported lazily, so the server process never loads the kernels.
+Nothing here runs on the server's event loop (:func:`check_encode_options` runs in a worker at
+start); the renderer is imported lazily, since the server process does not need it.
 Everything sent to a worker pickles by value (templates are small immutable objects; item data
 is plain JSON).
 """
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastshare.pool import task_phase
-from fastshare.sinks import DirectorySink, Staged
+from fastshare.stores import DirectoryStore
 from fastshare.targets import Target
 from fastshare.template import Template
 
@@ -75,43 +75,43 @@ class RenderJob:
     #: canonical encoder format: png, jpeg or webp
     format: str
     options: Mapping[str, Any] = field(default_factory=dict)
-    #: the output key (the disk cache entry's name)
+    #: the output key
     key: str = ""
-    #: disk cache root to stage the bytes in (``None``: no disk cache)
-    cache_root: str | None = None
-    #: a token unique to this render (names its staged temp file)
+    #: the disk cache to write the bytes to, and where (``None``: no disk cache)
+    cache: DirectoryStore | None = None
+    cache_location: str = ""
+    #: a token unique to this render (names its temporary file)
     token: str = ""
-    #: return the bytes (a request) or only stage them (background warming)
+    #: return the bytes (a request) or only store them (background warming)
     return_bytes: bool = True
 
 
 @dataclass(frozen=True)
 class RenderOutput:
-    """What a worker sends back: the bytes and/or the staged cache file, and phase times."""
+    """What a worker sends back: the bytes (unless not asked for), whether it stored them."""
 
     data: bytes | None
-    staged: Staged | None
+    stored: bool
     size: int
     seconds: float
 
 
 def render_job(job: RenderJob) -> RenderOutput:
-    """Render, encode and (optionally) stage one card. Runs in a pool worker."""
+    """Render, encode and (optionally) store one card in the disk cache. Runs in a pool worker."""
     started = time.perf_counter()
     renderer = worker_renderer()
     with task_phase("render"):
         frame = renderer.render(job.template, job.item, job.target)
     with task_phase("encode"):
         data = encoders().encode(frame, job.format, **job.options)
-    staged = None
-    if job.cache_root is not None and job.key:
+    stored = False
+    if job.cache is not None and job.cache_location:
         with task_phase("write"):
-            staged = DirectorySink(job.cache_root).stage(
-                job.key, job.target, job.format, data, job.token
-            )
+            job.cache.write(job.cache_location, data, job.token)
+        stored = True
     return RenderOutput(
         data=data if job.return_bytes else None,
-        staged=staged,
+        stored=stored,
         size=len(data),
         seconds=time.perf_counter() - started,
     )
