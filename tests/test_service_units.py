@@ -417,3 +417,41 @@ def test_service_not_started_answers_not_ready(tmp_path: Path) -> None:
     response = error_response(NotReady("pool not started"), "rid", service)
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
     assert b"pool not started" not in bytes(response.body)
+
+
+def test_app_is_composable() -> None:
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx")
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from fastshare.service import RenderService, create_app, endpoint, get_service
+
+    async def extra(request: Request, service: RenderService) -> Response:
+        assert get_service(request) is service
+        if request.query_params.get("fail"):
+            raise DataError("bad thing", field="thing", value="x")
+        return JSONResponse({"state": service.state, "templates": service.templates.names()})
+
+    import asyncio
+
+    import httpx
+
+    app = create_app(ServiceConfig(workers=1), routes=[Route("/extra", endpoint("/extra")(extra))])
+
+    async def main() -> None:
+        # ASGITransport runs no lifespan: the pool is not started
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            r = await client.get("/extra")
+            assert r.status_code == 200 and "card-a" in r.json()["templates"]
+            assert r.json()["state"] == "new"
+            r = await client.get("/extra?fail=1")
+            assert r.status_code == 400 and r.json()["field"] == "thing"
+            assert (await client.get("/readyz")).status_code == 503
+            metrics = (await client.get("/metrics")).text
+            line = 'fastshare_http_requests_total{route="/extra",method="GET",status="400"} 1'
+            assert line in metrics
+
+    asyncio.run(asyncio.wait_for(main(), 30))

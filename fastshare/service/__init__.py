@@ -31,6 +31,7 @@ from fastshare.service.signing import sign_url, verify
 if TYPE_CHECKING:
     from fastshare.service.app import MissingExtraError, create_app, run
     from fastshare.service.core import RenderService
+    from fastshare.service.routes import endpoint, get_service, service_routes
 
 __all__ = [
     "MissingExtraError",
@@ -38,7 +39,10 @@ __all__ = [
     "ServiceConfig",
     "SignatureError",
     "create_app",
+    "endpoint",
+    "get_service",
     "run",
+    "service_routes",
     "sign_url",
     "verify",
 ]
@@ -48,6 +52,9 @@ _LAZY = {
     "RenderService": "fastshare.service.core",
     "create_app": "fastshare.service.app",
     "run": "fastshare.service.app",
+    "endpoint": "fastshare.service.routes",
+    "get_service": "fastshare.service.routes",
+    "service_routes": "fastshare.service.routes",
 }
 
 
