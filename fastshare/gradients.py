@@ -25,7 +25,7 @@ Semantics (CSS Images 3/4):
   multiplies PNG sizes (see ``docs/kernels.md``).
 
 Preparation for the kernels (:func:`stop_table`) turns stops into piecewise-linear premultiplied
-sRGB ramps; Oklab segments are subdivided until the ramp is within 0.2 LSB of the exact curve.
+sRGB ramps; Oklab segments are subdivided until the ramp is within 0.4 LSB of the exact curve.
 Tables are cached (LRU) and shared read-only between threads.
 """
 
@@ -70,7 +70,7 @@ _SHAPES = ("circle", "ellipse")
 #: bins of the segment lookup table the per-pixel gradient kernels use
 SEG_BINS = 1024
 #: Oklab ramps are subdivided until within this many LSB of the exact curve
-OKLAB_TOLERANCE = 0.2
+OKLAB_TOLERANCE = 0.4
 _MAX_BISECTIONS = 12
 
 

@@ -15,7 +15,7 @@ The colour model every gradient shares (prepared in Python by ``fastshare.gradie
 * ``pos`` (``float32[K]``, non-decreasing, K ≥ 1) and ``col`` (``float32[K, 4]``) are the stops:
   premultiplied sRGB in 0–255 (``r·a, g·a, b·a, a`` with ``a`` in 0–255). The colour is linear in
   ``t`` between neighbouring stops and clamped to the end stops outside ``[pos[0], pos[K-1]]``.
-  Oklab interpolation arrives here already subdivided into enough linear pieces (≤ 0.2 LSB).
+  Oklab interpolation arrives here already subdivided into enough linear pieces (≤ 0.4 LSB).
 * Equal positions make a hard stop; a pixel exactly on it may take either colour.
 * Rounding is ``floor(v + 0.5)``; with dithering, ``floor(v + d)`` with ``d`` from an 8×8 Bayer
   matrix, pre-tiled by the caller into ``dither_rows`` (``float32[8, 3·W]``, indexed by frame
@@ -110,6 +110,25 @@ def _fill_bytes3(out: np.ndarray, c0: np.int64, c1: np.int64, c2: np.int64) -> N
 
 
 @kernel
+def _fill_floats3(out: np.ndarray, c0: np.float32, c1: np.float32, c2: np.float32) -> None:
+    """Fill a float32 row of 3·n values with a repeating 3-value pattern (doubling copies)."""
+    nb = out.shape[0]
+    if nb < 3:
+        return
+    out[0] = c0
+    out[1] = c1
+    out[2] = c2
+    m = 3
+    while m < nb:
+        k = min(m, nb - m)
+        src = out[:k]
+        tgt = out[m : m + k]
+        for i in range(k):
+            tgt[i] = src[i]
+        m += k
+
+
+@kernel
 def _ramp_bytes(out: np.ndarray, a: np.ndarray, s: np.ndarray, tx: np.ndarray, trow: float) -> None:
     """``out[i] = clamp(floor(a[i] + s[i]·(trow + tx[i]) + 0.5))`` over equal-length slices."""
     lo = np.float32(0.0)
@@ -182,22 +201,27 @@ def linear_gradient(
     a = np.empty((k_stops + 1, nb), np.float32)
     s = np.empty((k_stops + 1, nb), np.float32)
     tx = np.empty(nb, np.float32)
-    for i in range(nb):
-        c = i % 3
-        tx[i] = np.float32(dtx * (i // 3))
-        a[0, i] = col[0, c]
-        s[0, i] = 0.0
-        a[k_stops, i] = col[k_stops - 1, c]
-        s[k_stops, i] = 0.0
-        for r in range(1, k_stops):
-            width_r = pos[r] - pos[r - 1]
-            if width_r > 0:
-                slope = (col[r, c] - col[r - 1, c]) / width_r
-                a[r, i] = col[r - 1, c] - pos[r - 1] * slope
-                s[r, i] = slope
+    for x in range(n):
+        v = np.float32(dtx * x)
+        tx[3 * x] = v
+        tx[3 * x + 1] = v
+        tx[3 * x + 2] = v
+    ar = np.empty(3, np.float32)
+    sr = np.empty(3, np.float32)
+    for r in range(k_stops + 1):
+        for c in range(3):
+            if r == 0 or r == k_stops:
+                ar[c] = col[0 if r == 0 else k_stops - 1, c]
+                sr[c] = 0.0
+            elif pos[r] > pos[r - 1]:
+                slope = (col[r, c] - col[r - 1, c]) / (pos[r] - pos[r - 1])
+                ar[c] = col[r - 1, c] - pos[r - 1] * slope
+                sr[c] = slope
             else:  # a hard stop: the segment is empty, never painted
-                a[r, i] = col[r, c]
-                s[r, i] = 0.0
+                ar[c] = col[r, c]
+                sr[c] = 0.0
+        _fill_floats3(a[r], ar[0], ar[1], ar[2])
+        _fill_floats3(s[r], sr[0], sr[1], sr[2])
 
     bounds = np.empty(k_stops + 2, np.int64)
     same_rows = dty == 0.0 and not dither

@@ -136,10 +136,11 @@ def ellipse_coverage_row(
         dx = x + 0.5 - ccx
         ex = dx * irx
         gx = dx * irx2
-        g = math.sqrt(gx * gx + gy2)
+        # |∇| is 0 only at the centre, where f² − 1 = −1: the guard makes d → −∞ (covered)
+        g = math.sqrt(max(gx * gx + gy2, 1e-300))
         f2 = ex * ex + ey2
-        c = _clamp01(0.5 - (f2 - 1.0) / (2.0 * g)) if g > 0.0 else 1.0
-        box = _clamp01(min(x + 1.0, bx1) - max(x, bx0)) * cy_ext
+        c = min(max(0.5 - (f2 - 1.0) * 0.5 / g, 0.0), 1.0)
+        box = min(max(min(x + 1.0, bx1) - max(x, bx0), 0.0), 1.0) * cy_ext
         cov[i] = min(c, box)
 
 
