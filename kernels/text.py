@@ -1,4 +1,4 @@
-"""Text kernels: glyph coverage accumulation and greedy line wrapping.
+"""Text kernels: glyph coverage accumulation, greedy line wrapping, auto-fit and balancing.
 
 * :func:`accumulate_glyphs` adds glyph coverage bitmaps (stored back to back in one flat ``uint8``
   arena) into one A8 coverage mask with a saturating add, clipped to the mask. Accumulating a
@@ -6,7 +6,11 @@
   leaves where outlines abut (Arabic joins, tight kerning) and lets a gradient fill, shadow or
   stroke treat the block as one shape.
 * :func:`wrap_greedy` is first-fit line breaking over per-code-point units (advance in em,
-  hanging whitespace flag, break class before the unit). Auto-fit calls it once per probed size.
+  hanging whitespace flag, break class before the unit).
+* :func:`fit_ladder` binary-searches a ladder of sizes for the largest one at which the text fits
+  a box and a line limit (one :func:`wrap_greedy` per probe).
+* :func:`balance_width` bisects the narrowest width that keeps the greedy line count (CSS
+  ``text-wrap: balance``).
 
 Buffers are allocated by the caller; nothing here allocates in a loop. Serial, ``nogil``.
 """
