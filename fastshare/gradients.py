@@ -497,4 +497,6 @@ def stop_table(stops: tuple[Stop, ...], interpolation: Interpolation = "srgb") -
     below = np.searchsorted(pos, starts, side="right").astype(np.int64) - 1
     seg = np.clip(below, 0, max(k - 2, 0)).astype(np.int32)
     opaque = all(stop.color.a == 255 for stop in stops)
+    for array in (pos, col, seg):
+        array.setflags(write=False)  # cached and shared between threads
     return StopTable(pos, col, seg, opaque)

@@ -111,6 +111,7 @@ def _build_luts() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
 
 DECODE_LUT, ENCODE_LUT = _build_luts()
 _NO_DITHER = np.zeros((1, 1), np.float32)
+_NO_DITHER.setflags(write=False)
 _NO_SHAPE = np.zeros(8, np.float64)
 
 
@@ -127,6 +128,7 @@ def dither_rows(width: int) -> npt.NDArray[np.float32]:
     offsets = (_bayer8() + 0.5) / 64.0
     tiled = np.repeat(np.tile(offsets, (1, (width + 7) // 8))[:, :width], 3, axis=1)
     out = np.ascontiguousarray(tiled, dtype=np.float32)
+    out.setflags(write=False)  # cached and shared between threads
     return out
 
 
@@ -279,6 +281,8 @@ def _solid_table(color: Color) -> StopTable:
     pos = np.zeros(1, np.float32)
     col = np.array([[color.r * a, color.g * a, color.b * a, color.a]], np.float32)
     seg = np.zeros(1, np.int32)
+    for array in (pos, col, seg):
+        array.setflags(write=False)  # cached and shared between threads
     return StopTable(pos, col, seg, color.a == 255)
 
 

@@ -4,8 +4,8 @@ colour or a gradient, composited onto the frame in linear light or plain sRGB.
 Pixel format and ownership: ``dst`` is a caller-allocated H×W×3 ``uint8`` C-contiguous sRGB
 frame; ``mask`` an h×w ``uint8`` C-contiguous coverage mask (255 = fully covered) placed with its
 top-left pixel at the integer frame position ``(mx, my)``, possibly partly or wholly outside the
-frame (clipped). Only frame pixels under non-zero mask pixels are written. Scratch rows are
-allocated once per call; kernels keep no state and release the GIL. Per-pixel arithmetic: see
+frame (clipped). Only the frame rectangle under the mask is touched, and pixels under zero
+coverage keep their value (rows without coverage are skipped). Scratch rows are allocated once per call; kernels keep no state and release the GIL. Per-pixel arithmetic: see
 ``kernels.blend``; coverage is ``mask / 255``.
 """
 

@@ -2,8 +2,8 @@
 
 Pixel format and ownership: ``dst`` is a caller-allocated H×W×3 ``uint8`` C-contiguous sRGB frame.
 ``paint_shape`` touches only pixels of the integer span ``[x0, x1) × [y0, y1)`` clipped to the
-frame, and of those only pixels with non-zero coverage. Scratch rows are allocated once per call;
-kernels keep no state and release the GIL.
+frame; pixels with zero coverage there keep their value. Scratch rows are allocated once per
+call; kernels keep no state and release the GIL.
 
 Coverage (float64, stored as float32 in [0, 1]) of the pixel ``[x, x+1) × [y, y+1)``, centre
 ``(px, py) = (x + .5, y + .5)``:
