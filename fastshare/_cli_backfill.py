@@ -101,7 +101,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--assets", action="append", default=[], type=Path, help="asset directory (repeatable)"
     )
-    p.add_argument("--batch-size", type=int, default=1, help="items per worker task (default 1)")
+    p.add_argument("--batch-size", type=int, help="items per worker task (default: automatic)")
     p.add_argument("--timeout", type=float, help="seconds one output may take before it fails")
     p.add_argument("--fsync", action="store_true", help="flush files and registry to disk")
     p.add_argument("--quiet", action="store_true", help="no progress bar: a log line every 10 s")

@@ -78,6 +78,11 @@ __all__ = [
 
 #: how many failures a summary lists (all of them are in the failures file)
 MAX_LISTED_FAILURES = 20
+#: automatic batching: aim for this much worker time per task, with at most this many items
+#: and about this many bytes of item data per task
+_TARGET_TASK_SECONDS = 0.025
+_MAX_BATCH_ITEMS = 64
+_MAX_BATCH_BYTES = 1 << 20
 #: the state directory inside a DirectoryStore's root (never an item's directory: safe names
 #: cannot start with a dot)
 STATE_DIR = ".fastshare"
@@ -570,6 +575,8 @@ class _Job:
     correlation_id: str | None
     source: str
     position: int
+    #: roughly how many bytes of item data this output's task carries
+    size_hint: int = 0
 
 
 @dataclass(slots=True)
@@ -599,7 +606,7 @@ class _Backfill:
         force: bool,
         gallery: str | None,
         metadata_fields: Sequence[str],
-        batch_size: int,
+        batch_size: int | None,
         timeout: float | None,
         retries: int,
         window: int | None,
@@ -629,7 +636,10 @@ class _Backfill:
 
             self.gallery = compile_pattern(gallery, "gallery")
         self.metadata_fields = tuple(metadata_fields)
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = batch_size
+        self._auto_items = 1
+        self._item_seconds: float | None = None
+        self._pending_bytes = 0
         self.timeout = timeout
         self.retries = retries
         self.window = window
@@ -783,7 +793,7 @@ class _Backfill:
                 self.listing("render", item_id, version, location)
             jobs.append(
                 _Job(item_id, target, version, location, key, correlation, rec.source,
-                     rec.position)
+                     rec.position, len(data_part))
             )  # fmt: skip
         if self.dry_run:
             self.summary.rendered += len(jobs)
@@ -850,11 +860,23 @@ class _Backfill:
             pool, self.pool, self.owned_pool = self.pool, None, False
             await pool.close(cancel=True)
 
+    def _batch_items(self) -> int:
+        return self.batch_size if self.batch_size is not None else self._auto_items
+
+    def _learn(self, batch: _Batch, run_seconds: float) -> None:
+        """Automatic batch size: about :data:`_TARGET_TASK_SECONDS` of work per task, so the
+        per-task cost (pickling, a socket round trip, a commit) stays a small fraction."""
+        per_item = run_seconds / max(1, len(batch.payload))
+        ema = self._item_seconds
+        self._item_seconds = per_item if ema is None else 0.8 * ema + 0.2 * per_item
+        wanted = int(_TARGET_TASK_SECONDS / max(self._item_seconds, 1e-5))
+        self._auto_items = max(1, min(_MAX_BATCH_ITEMS, wanted))
+
     async def _flush_pending(self) -> None:
         if not self._pending:
             return
         batch = _Batch(self._pending, self._pending_jobs)
-        self._pending, self._pending_jobs = [], []
+        self._pending, self._pending_jobs, self._pending_bytes = [], [], 0
         await self._wait_room()
         await self._submit(batch)
 
@@ -894,6 +916,8 @@ class _Backfill:
             for job in batch.jobs:
                 self._job_failed(job, exc.code, str(exc), exc.field)
             return
+        if not batch.split:
+            self._learn(batch, result.timings.run)
         for key, value in result.timings.phases.items():
             self.summary.phases[key] = self.summary.phases.get(key, 0.0) + value
         self._begin()
@@ -975,7 +999,11 @@ class _Backfill:
                         (rec.item_id, rec.item, [(j.target, j.location) for j in jobs])
                     )
                     self._pending_jobs.extend(jobs)
-                    if len(self._pending) >= self.batch_size:
+                    self._pending_bytes += jobs[0].size_hint
+                    if (
+                        len(self._pending) >= self._batch_items()
+                        or self._pending_bytes >= _MAX_BATCH_BYTES
+                    ):
                         await self._flush_pending()
                 if self._inflight:
                     ready = [f for f in self._inflight if f.done()]
@@ -1096,7 +1124,7 @@ async def backfill_async(
     gallery: str | None = None,
     metadata_fields: Sequence[str] = (),
     asset_dirs: Sequence[str | os.PathLike[str]] = (),
-    batch_size: int = 1,
+    batch_size: int | None = None,
     timeout: float | None = None,
     retries: int = 1,
     window: int | None = None,
@@ -1110,7 +1138,7 @@ async def backfill_async(
     started = time.monotonic()
     if limit is not None and (isinstance(limit, bool) or limit < 0):
         raise errors.ValueRangeError("must be >= 0", field="limit", value=limit)
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise errors.ValueRangeError("must be >= 1", field="batch_size", value=batch_size)
     tpl = _load(template, asset_dirs)
     target_list = parse_targets(targets if targets is not None else tpl.targets, "targets")
@@ -1255,10 +1283,11 @@ def backfill(
     ``retry_failed``, ``dry_run``, ``force`` (re-render even what is done), ``pattern``
     (``{item_id}/{target}.{ext}``), ``failures`` (default ``<out>/.fastshare/failures.jsonl``),
     ``gallery`` (the correlation id, ``{field}`` placeholders allowed), ``metadata_fields``,
-    ``asset_dirs``, ``batch_size`` (items per pool task), ``timeout`` (seconds per output),
-    ``retries`` (worker crashes retried), ``fsync``, ``progress`` (``"bar"``, ``"log"``, a
-    callable taking a dict, or None), ``listing`` (called with action, item id, target, path for
-    each output), ``pool`` (a started :class:`~fastshare.pool.RenderPool` to reuse).
+    ``asset_dirs``, ``batch_size`` (items per pool task; default automatic: about 25 ms of work
+    per task), ``timeout`` (seconds per output), ``retries`` (worker crashes retried),
+    ``window`` (tasks in flight), ``fsync``, ``progress`` (``"bar"``, ``"log"``, a callable
+    taking a dict, or None), ``listing`` (called with action, item id, target, path for each
+    output), ``pool`` (a started :class:`~fastshare.pool.RenderPool` to reuse).
 
     From async code, ``await backfill_async(...)`` (same arguments, plus ``stop``: an
     ``asyncio.Event`` that finishes in-flight work and returns an ``interrupted`` summary).

@@ -266,6 +266,8 @@ class KeyBuilder:
         self._fonts = font_digest(self.template.font_paths)
         self._encoder = encoder_identity(self.format, self.encode_options)
         self._plans: dict[Target, str] = {}
+        self._heads: dict[Target, str] = {}
+        self._fields = self.template.fields
         variants = [(self.template.layers, self.template.background)]
         variants.extend(self.template.overridden.values())
         self._has_images = any(
@@ -290,21 +292,31 @@ class KeyBuilder:
 
     def data_part(self, item: Mapping[str, Any]) -> str:
         """Canonical JSON of the item's used fields (compute once per item, reuse per target)."""
-        return canonical_json(item_fields(self.template, item))
+        from fastshare.binding import _MISSING, lookup
+
+        values = {}
+        for name in self._fields:
+            value = lookup(item, name)
+            values[name] = _MISSING_MARK if value is _MISSING else value
+        return canonical_json(values)
 
     def key(self, item: Mapping[str, Any], target: Target, data_part: str | None = None) -> str:
         """The output key of ``item`` rendered at ``target`` (hex SHA-256)."""
         data = self.data_part(item) if data_part is None else data_part
-        assets = asset_digests(self.template, item, target) if self._has_images else []
-        head = canonical_json(
-            {
-                "render": RENDER_VERSION,
-                "plan": self.plan_key(target),
-                "fonts": self._fonts,
-                "assets": assets,
-                "encoder": self._encoder,
-            }
-        )
+        head = self._heads.get(target) if not self._has_images else None
+        if head is None:
+            assets = asset_digests(self.template, item, target) if self._has_images else []
+            head = canonical_json(
+                {
+                    "render": RENDER_VERSION,
+                    "plan": self.plan_key(target),
+                    "fonts": self._fonts,
+                    "assets": assets,
+                    "encoder": self._encoder,
+                }
+            )
+            if not self._has_images:
+                self._heads[target] = head
         h = hashlib.sha256(head.encode())
         h.update(b"\x00")
         h.update(data.encode())

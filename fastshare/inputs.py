@@ -236,6 +236,10 @@ def _csv(source: str | os.PathLike[str], id_field: str, max_bytes: int) -> Itera
                 continue
             position += 1
             where = f"{name}:{reader.line_num}"
+            if max(map(len, row)) > max_bytes:  # csv's own limit is process-wide: check here
+                msg = f"{where}: a cell is longer than {max_bytes:,} bytes"
+                yield InputRecord(position, where, None, None, LimitError(msg, field="input"))
+                continue
             if len(row) != len(header):
                 msg = f"{where}: the row has {len(row)} cells, the header has {len(header)}"
                 yield InputRecord(position, where, None, None, DataError(msg, field="input"))
@@ -344,7 +348,9 @@ def count_records(source: str | os.PathLike[str], format: InputFormat | None = N
                 return sum(
                     1
                     for e in entries
-                    if e.name.lower().endswith(".json") and not e.name.startswith(".")
+                    if e.name.lower().endswith(".json")
+                    and not e.name.startswith(".")
+                    and e.is_file()
                 )
         lines = 0
         last = b"\n"

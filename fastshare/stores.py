@@ -51,6 +51,7 @@ DEFAULT_PATTERN = "{item_id}/{target}.{ext}"
 PLACEHOLDERS = ("item_id", "target", "ext", "format", "template", "shard", "width", "height")
 
 _SAFE_CHARS = frozenset(string.ascii_letters + string.digits + "._-@+=")
+_ALREADY_SAFE = re.compile(r"[A-Za-z0-9_\-@+=][A-Za-z0-9._\-@+=]{0,199}")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
 #: longest file-name component, in bytes: 255 (the usual file-system limit) minus room for the
 #: temporary name's prefix, token, pid and suffix
@@ -69,6 +70,8 @@ def safe_component(value: str, field: str = "item_id") -> str:
     """
     if not isinstance(value, str) or value == "":
         raise DataError("cannot be empty in a file name", field=field, value=value)
+    if _ALREADY_SAFE.fullmatch(value) and value[-1] != "." and not _RESERVED.match(value):
+        return value  # the common case: nothing to encode
     out = []
     for ch in value:
         if ch in _SAFE_CHARS:
@@ -157,6 +160,9 @@ class DirectoryStore:
         self.pattern = pattern
         self.fsync = fsync
         self._parts = _check_pattern(pattern)
+        self._constants: dict[tuple[Any, str, str], dict[str, str]] = {}
+        self._wants_shard = "{shard}" in pattern
+        self._root_text = str(self.root).rstrip("/") or ""
 
     def __repr__(self) -> str:
         return f"DirectoryStore({str(self.root)!r}, {self.pattern!r})"
@@ -169,29 +175,43 @@ class DirectoryStore:
         self.pattern = state["pattern"]
         self.fsync = state["fsync"]
         self._parts = _check_pattern(self.pattern)
+        self._constants = {}
+        self._wants_shard = "{shard}" in self.pattern
+        self._root_text = str(self.root).rstrip("/") or ""
 
     def describe(self) -> str:
         return f"{self.root}/{self.pattern}"
 
     def location(self, item_id: str, target: Any, fmt: str, *, template: str = "") -> str:
         """The absolute path of ``item_id`` at ``target`` (raises for an unusable item id)."""
-        name = str(target.name) if target.scale == 1.0 else f"{target.name}@{target.scale:g}x"
-        values = {
-            "item_id": safe_component(item_id, "item_id"),
-            "target": safe_component(name, "target"),
-            "ext": extension_for(fmt),
-            "format": fmt.lower(),
-            "template": safe_component(template or "template", "template"),
-            "shard": hashlib.sha256(item_id.encode("utf-8", "surrogatepass")).hexdigest()[:2],
-            "width": str(target.pixel_width),
-            "height": str(target.pixel_height),
-        }
+        constants = self._constants.get((target, fmt, template))
+        if constants is None:
+            name = str(target.name) if target.scale == 1.0 else f"{target.name}@{target.scale:g}x"
+            constants = {
+                "target": safe_component(name, "target"),
+                "ext": extension_for(fmt),
+                "format": fmt.lower(),
+                "template": safe_component(template or "template", "template"),
+                "width": str(target.pixel_width),
+                "height": str(target.pixel_height),
+            }
+            if len(self._constants) < 1024:
+                self._constants[(target, fmt, template)] = constants
+        values = dict(constants)
+        values["item_id"] = safe_component(item_id, "item_id")
+        if self._wants_shard:
+            digest = hashlib.sha256(item_id.encode("utf-8", "surrogatepass")).hexdigest()
+            values["shard"] = digest[:2]
         parts = [part.format(**values) for part in self._parts]
         for part in parts:
             if len(part.encode()) > _MAX_NAME_BYTES:
                 msg = f"makes a file name longer than {_MAX_NAME_BYTES} bytes"
                 raise LimitError(msg, field="item_id", value=item_id)
-        return os.path.join(self.root, *parts)
+        return (
+            os.path.join(str(self.root), *parts)
+            if os.sep != "/"
+            else "/".join((self._root_text, *parts))
+        )
 
     def _temp(self, path: str, token: str) -> str:
         directory, name = os.path.split(path)
