@@ -5,8 +5,9 @@ Pixel format and ownership: ``dst`` is a caller-allocated H×W×3 ``uint8`` C-co
 frame; ``mask`` an h×w ``uint8`` C-contiguous coverage mask (255 = fully covered) placed with its
 top-left pixel at the integer frame position ``(mx, my)``, possibly partly or wholly outside the
 frame (clipped). Only the frame rectangle under the mask is touched, and pixels under zero
-coverage keep their value (rows without coverage are skipped). Scratch rows are allocated once per call; kernels keep no state and release the GIL. Per-pixel arithmetic: see
-``kernels.blend``; coverage is ``mask / 255``.
+coverage keep their value (rows without coverage are skipped). Scratch rows are allocated once
+per call; kernels keep no state and release the GIL. Per-pixel arithmetic: see ``kernels.blend``;
+coverage is ``mask / 255``.
 """
 
 from __future__ import annotations
