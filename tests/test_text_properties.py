@@ -36,6 +36,8 @@ styles = st.fixed_dictionaries(
         "overflow": st.sampled_from(["ellipsis", "clip"]),
         "align": st.sampled_from(["start", "center", "end"]),
         "weight": st.sampled_from([400, 700]),
+        "whitespace": st.sampled_from(["collapse", "collapse", "preserve"]),
+        "direction": st.sampled_from(["auto", "auto", "ltr", "rtl"]),
     }
 )
 boxes = st.tuples(
