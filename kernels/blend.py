@@ -35,17 +35,24 @@ __all__ = ["blend_row", "store_row"]
 
 @kernel
 def store_row(
-    drow: np.ndarray, src: np.ndarray, y: int, xf: int, dither_rows: np.ndarray, dither: bool
+    drow: np.ndarray,
+    src: np.ndarray,
+    first: int,
+    y: int,
+    xf: int,
+    dither_rows: np.ndarray,
+    dither: bool,
 ) -> None:
-    """Write opaque, fully covered colours: ``drow[3i + c] = floor(src[c, i] + d)``.
+    """Write opaque, fully covered colours: ``drow[3i + c] = floor(src[c, first + i] + d)``.
 
-    The fast path of opaque fills at full opacity (no blending); ``n = drow.shape[0] // 3``.
+    The fast path of opaque fills at full opacity (no blending); ``n = drow.shape[0] // 3`` pixels
+    starting at frame column ``xf``.
     """
     n = drow.shape[0] // 3
     top8 = np.float32(255.0)
-    r = src[0, :n]
-    g = src[1, :n]
-    b = src[2, :n]
+    r = src[0, first : first + n]
+    g = src[1, first : first + n]
+    b = src[2, first : first + n]
     if dither:
         d = dither_rows[y & 7, 3 * xf : 3 * (xf + n)]
         for i in range(n):
@@ -64,6 +71,7 @@ def store_row(
 def blend_row(
     drow: np.ndarray,
     src: np.ndarray,
+    first: int,
     cov: np.ndarray,
     y: int,
     xf: int,
@@ -80,7 +88,9 @@ def blend_row(
     Parameters
     ----------
     drow : uint8[3·n]; the frame row bytes of pixels ``xf .. xf+n-1``, written in place.
-    src : float32[4, ≥n]; premultiplied source colour planes, 0–255.
+    src : float32[4, ≥first+n]; premultiplied source colour planes, 0–255; pixel i is
+        ``src[:, first + i]``.
+    first : int64; offset into ``src``.
     cov : float32[n]; coverage in [0, 1] (n is its length).
     y, xf : int64; frame row and frame column of the first pixel (for the dither phase).
     opacity : float64 in [0, 1].
@@ -97,10 +107,10 @@ def blend_row(
     top8 = np.float32(255.0)
     one = np.float32(1.0)
     tiny = np.float32(1e-6)
-    r = src[0, :n]
-    g = src[1, :n]
-    b = src[2, :n]
-    al = src[3, :n]
+    r = src[0, first : first + n]
+    g = src[1, first : first + n]
+    b = src[2, first : first + n]
+    al = src[3, first : first + n]
     s0 = scratch[0, :n]
     s1 = scratch[1, :n]
     s2 = scratch[2, :n]

@@ -85,6 +85,7 @@ def composite_mask(
         blend_row(
             flat[y, 3 * fx0 : 3 * fx1],
             src,
+            0,
             cov,
             y,
             fx0,

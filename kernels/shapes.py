@@ -241,13 +241,16 @@ def paint_shape(
     s_a = stroke[3] * np.float32(1.0 / 255.0) if has_stroke else np.float32(0.0)
     # plan once: an opaque fill over the whole span at full opacity is a plain store
     direct = shape == SHAPE_FULL and has_fill and not has_stroke and opacity >= 1.0
+    opaque_fill = has_fill
     for k in range(col.shape[0]):
-        direct = direct and col[k, 3] >= 255.0
+        opaque_fill = opaque_fill and col[k, 3] >= 255.0
+    direct = direct and opaque_fill
+    interior = opaque_fill and opacity >= 1.0
     for y in range(y0, y1):
         if direct:
             if not solid or y == y0:
                 gradient_row(fill, tbuf, y, x0, fill_kind, geom, pos, col, seg)
-            store_row(flat[y, 3 * x0 : 3 * x1], fill, y, x0, dither_rows, dither)
+            store_row(flat[y, 3 * x0 : 3 * x1], fill, 0, y, x0, dither_rows, dither)
             continue
         coverage_row(cov_o, y, x0, shape, outer)
         if has_fill and not solid:
@@ -269,17 +272,36 @@ def paint_shape(
                 g = group[ch]
                 for i in range(n):
                     g[i] = cov_o[i] * f[i]
-        blend_row(
-            flat[y, 3 * x0 : 3 * x1],
-            group,
-            ones,
-            y,
-            x0,
-            opacity,
-            linear,
-            dec,
-            enc,
-            dither_rows,
-            dither,
-            scratch,
-        )
+        # convex shapes with an opaque fill: the fully covered middle of the row is a plain store,
+        # only the antialiased ends are blended
+        i0 = 0
+        i1 = 0
+        if interior:
+            while i0 < n and group[3, i0] < 255.0:
+                i0 += 1
+            i1 = n
+            while i1 > i0 and group[3, i1 - 1] < 255.0:
+                i1 -= 1
+            if i1 > i0:
+                row = flat[y, 3 * (x0 + i0) : 3 * (x0 + i1)]
+                store_row(row, group, i0, y, x0 + i0, dither_rows, dither)
+            else:
+                i0 = n
+                i1 = n
+        for first, last in ((0, i0), (i1, n)):
+            if last > first:
+                blend_row(
+                    flat[y, 3 * (x0 + first) : 3 * (x0 + last)],
+                    group,
+                    first,
+                    ones[first:last],
+                    y,
+                    x0 + first,
+                    opacity,
+                    linear,
+                    dec,
+                    enc,
+                    dither_rows,
+                    dither,
+                    scratch,
+                )
