@@ -281,12 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 120 or not 0 < args.connections <= 256:
         parser.error("--seconds must be in (0, 120] and --connections in (0, 256]")
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="fastshare-load-") as tmp:
         cache = Path(tmp) / "cache"
         with server(args.workers, cache, queue_size=4 * args.connections) as url:
             results = asyncio.run(run(args, url))
+    load_after = os.getloadavg()[0]
     summary = {
-        "machine": machine(),
+        "machine": {**machine(), "loadavg_1m": [round(load_before, 2), round(load_after, 2)]},
         "settings": {
             "workers": args.workers,
             "connections": args.connections,
@@ -303,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     m = summary["machine"]
     print(f"{m['cpu']} ({m['cores']} cores), Python {m['python']}, uvicorn {m['uvicorn']}")
+    print(f"load average (1 min) before/after: {m['loadavg_1m'][0]} / {m['loadavg_1m'][1]}")
     print(
         f"card-a {args.target} {args.format}, {args.workers} workers, "
         f"{args.connections} connections ({args.client} client), {args.seconds:g} s per phase"
