@@ -76,7 +76,7 @@ def composite_mask(
         total = 0
         for i in range(n):
             m = mrow[i]
-            total += m
+            total += np.int64(m)  # an int64 sum (also without the JIT, where uint8 wraps)
             cov[i] = np.float32(m) * inv255
         if total == 0:
             continue
