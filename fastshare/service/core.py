@@ -100,7 +100,7 @@ def public_message(exc: BaseException, config: ServiceConfig) -> tuple[str, str]
     if isinstance(exc, Overloaded | PoolFullError):
         return "overloaded", f"the server is busy; retry after {config.retry_after} s"
     if isinstance(exc, NotReady | errors.CancelledError):
-        return "not_ready", "the server is starting or stopping; retry shortly"
+        return "not_ready", "the render workers are not ready (starting or stopping); retry shortly"
     if isinstance(exc, RenderTimedOut):
         return "timeout", "the render took too long and was stopped"
     if isinstance(exc, errors.WorkerCrashed):
