@@ -442,13 +442,18 @@ class _Progress:
         if mode == "bar" or mode is True:
             from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
 
+            try:
+                columns = os.get_terminal_size(self.stream.fileno()).columns
+            except (AttributeError, OSError, ValueError):
+                columns = 0
+            width: dict[str, Any] = {"dynamic_ncols": True} if columns else {"ncols": 100}
             self._bar = tqdm(
                 total=total,
                 unit="img",
                 file=self.stream,
-                dynamic_ncols=True,
                 smoothing=0.05,
                 mininterval=0.25,
+                **width,
             )
 
     def done(self) -> int:
@@ -617,6 +622,7 @@ class _Backfill:
         stop: asyncio.Event | None,
         pool: Any,
         workers: int | None,
+        keys: KeyBuilder,
     ) -> None:
         self.template = template
         self.targets = targets
@@ -648,7 +654,7 @@ class _Backfill:
         self.summary = summary
         self.listing = listing
         self.stop = stop
-        self.keys = KeyBuilder(template, fmt, options)
+        self.keys = keys
         self.run_id = summary.run_id
         self.write_token = self.run_id[:12]
         self.blob = pickle.dumps(template, protocol=5)
@@ -1148,6 +1154,7 @@ async def backfill_async(
         raise errors.ValueRangeError(msg, field="targets", value=names)
     fmt = normalize_format(format)
     options = dict(encode_options or {})
+    keys = KeyBuilder(tpl, fmt, options)  # validates the format and options, hashes the fonts
     is_path = isinstance(out, str | os.PathLike)
     store: OutputStore = DirectoryStore(out, pattern, fsync=fsync) if is_path else out  # type: ignore[arg-type, assignment]
     own_registry = not isinstance(db, Registry)
@@ -1239,6 +1246,7 @@ async def backfill_async(
             stop=stop,
             pool=pool,
             workers=workers,
+            keys=keys,
         )
         try:
             if retry is None or total:  # a retry with no failures recorded has nothing to do

@@ -19,8 +19,8 @@ What goes in, precisely (a canonical JSON document, hashed with SHA-256):
   directory and the template's ``fonts``).
 * ``assets``: the SHA-256 of each image file the item's image layers resolve to (a photo replaced
   in the asset directory re-renders the cards that show it).
-* ``encoder``: which encoder (``fastshare.encode`` or the Pillow fallback), the format (``jpg``
-  is ``jpeg``) and the options.
+* ``encoder``: :func:`encoder_identity` — the engine, canonical format (``jpg`` is ``jpeg``),
+  every option with its default filled in, and the versions of the encoding libraries.
 
 File hashes are computed once per process and cached by (path, size, modification time), so a
 long-running process still sees a replaced file. Everything here is thread safe (the caches are
@@ -156,36 +156,35 @@ def font_digest(extra: Iterable[str | os.PathLike[str]] = ()) -> str:
 def encoder_identity(fmt: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Which encoder writes ``fmt`` here, and with what: part of the output key.
 
-    ``fastshare.encode`` when it is installed (with its ``ENCODER_VERSION`` when it defines
-    one), otherwise the Pillow fallback of :func:`fastshare.pipeline.encode_frame` (with Pillow's
-    version, since its writers' bytes may change between releases).
+    With :mod:`fastshare.encode` installed this is its ``encoder_config``: the canonical format,
+    the engine, every option with defaults filled in (so ``quality=85`` and no option give the
+    same key when 85 is the default) and the versions of the libraries that produce the bytes.
+    Invalid options raise :class:`~fastshare.errors.EncodeError` here, before any work. Without
+    it, the Pillow fallback of :func:`fastshare.pipeline.encode_frame`, with Pillow's version.
     """
-    name, version = _encoder_name()
+    encode_module = _encode_module()
+    opts = dict(options or {})
+    config = getattr(encode_module, "encoder_config", None)
+    if callable(config):
+        return {"encoder": "fastshare", **config(normalize_format(fmt), **opts)}
+    import PIL
+
     return {
-        "encoder": name,
-        "version": version,
+        "encoder": "pillow",
+        "version": str(PIL.__version__),
         "format": normalize_format(fmt),
-        "options": dict(sorted((options or {}).items())),
+        "options": dict(sorted(opts.items())),
     }
 
 
-_encoder_cache: tuple[str, str] | None = None
-
-
-def _encoder_name() -> tuple[str, str]:
-    global _encoder_cache
-    if _encoder_cache is None:
-        try:
-            import fastshare.encode as encode_module  # type: ignore[import-not-found, unused-ignore]
-        except ModuleNotFoundError as exc:
-            if exc.name != "fastshare.encode":
-                raise
-            import PIL
-
-            _encoder_cache = ("pillow", str(PIL.__version__))
-        else:
-            _encoder_cache = ("fastshare", str(getattr(encode_module, "ENCODER_VERSION", "")))
-    return _encoder_cache
+def _encode_module() -> Any:
+    try:
+        import fastshare.encode as encode_module  # type: ignore[import-not-found, unused-ignore]
+    except ModuleNotFoundError as exc:
+        if exc.name != "fastshare.encode":
+            raise
+        return None
+    return encode_module
 
 
 # --------------------------------------------------------------------------- item data

@@ -26,7 +26,7 @@ from fastshare.backfiller import (
     default_paths,
     read_failures,
 )
-from fastshare.errors import DataError, TemplateError, ValueRangeError
+from fastshare.errors import DataError, EncodeError, TemplateError, ValueRangeError
 from fastshare.examples import example_path
 from fastshare.pool import RenderPool
 from fastshare.registry import Registry
@@ -245,6 +245,10 @@ def test_bad_arguments_fail_before_any_work(tmp_path: Path) -> None:
         backfill(template, [], out=out, targets=[Target("hero", 100, 100), Target("hero", 90, 90)])
     with pytest.raises(ValueRangeError):
         backfill(template, [], out=out, pattern="{item_id}.{ext}")
+    with pytest.raises(EncodeError):
+        backfill(template, [], out=out, format="jpeg", encode_options={"quality": 500})
+    with pytest.raises(EncodeError):
+        backfill(template, [], out=out, format="nope")
     assert not out.exists()
 
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import pytest
 
 from fastshare import identity
-from fastshare.errors import DataError, LimitError, ValueRangeError
+from fastshare.errors import DataError, EncodeError, LimitError, ValueRangeError
 from fastshare.examples import example_path
 from fastshare.identity import KeyBuilder, file_digest, font_digest, output_key
 from fastshare.stores import DEFAULT_PATTERN, DirectoryStore, OutputStore, safe_component
@@ -154,7 +154,12 @@ def test_key_changes_with_what_changes_the_bytes(card_a) -> None:  # type: ignor
     assert output_key(card_a, CARD, parse_target("og@2x")) != base  # scale
     assert output_key(card_a, CARD, og, format="jpeg") != base  # encoder format
     assert output_key(card_a, CARD, og, format="jpg") == output_key(card_a, CARD, og, format="jpeg")
-    assert output_key(card_a, CARD, og, encode_options={"level": 1}) != base
+    assert output_key(card_a, CARD, og, encode_options={"level": "fast"}) != base
+    # options equal to the defaults are the same encoder settings, hence the same key
+    jpeg = output_key(card_a, CARD, og, format="jpeg")
+    assert output_key(card_a, CARD, og, format="jpeg", encode_options={"quality": 85}) == jpeg
+    with pytest.raises(EncodeError):
+        output_key(card_a, CARD, og, encode_options={"no_such_option": 1})
     missing = {k: v for k, v in CARD.items() if k != "site"}
     assert output_key(card_a, missing, og) != output_key(card_a, {**CARD, "site": ""}, og)
     # an edited template re-renders
