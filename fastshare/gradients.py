@@ -457,7 +457,12 @@ def _oklab_pieces(c0: Color, c1: Color) -> npt.NDArray[np.float64]:
         ends = _oklab_curve(c0, c1, pending.ravel()).reshape(-1, 2, 4)
         probe = _oklab_curve(c0, c1, probe_u).reshape(-1, 7, 4)
         chord = ends[:, :1] + (ends[:, 1:] - ends[:, :1]) * fractions[None, :, None]
-        bad = np.abs(chord - probe).max(axis=(1, 2)) > OKLAB_TOLERANCE
+        # measured on the straight colour (premultiplied error / alpha), which linear-light
+        # blending sees; alpha below 1/64 weighs no more than 1/64
+        weight = 255.0 / np.maximum(probe[..., 3:], 255.0 / 64.0)
+        err = np.abs(chord - probe)
+        err[..., :3] *= weight
+        bad = err.max(axis=(1, 2)) > OKLAB_TOLERANCE
         if not bad.any():
             break
         split = pending[bad]

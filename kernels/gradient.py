@@ -15,7 +15,8 @@ The colour model every gradient shares (prepared in Python by ``fastshare.gradie
 * ``pos`` (``float32[K]``, non-decreasing, K ≥ 1) and ``col`` (``float32[K, 4]``) are the stops:
   premultiplied sRGB in 0–255 (``r·a, g·a, b·a, a`` with ``a`` in 0–255). The colour is linear in
   ``t`` between neighbouring stops and clamped to the end stops outside ``[pos[0], pos[K-1]]``.
-  Oklab interpolation arrives here already subdivided into enough linear pieces (≤ 0.4 LSB).
+  Oklab interpolation arrives here already subdivided into enough linear pieces (≤ 0.4 LSB of
+  the straight colour).
 * Equal positions make a hard stop; a pixel exactly on it may take either colour.
 * Rounding is ``floor(v + 0.5)``; with dithering, ``floor(v + d)`` with ``d`` from an 8×8 Bayer
   matrix, pre-tiled by the caller into ``dither_rows`` (``float32[8, 3·W]``, indexed by frame
