@@ -44,6 +44,8 @@ from PIL import Image
 from fastshare.encode import encode
 
 SECONDS = float(os.environ.get("FASTSHARE_BENCH_SECONDS", "0.6"))
+#: how long to wait for other processes to go quiet before each measurement (seconds)
+QUIET_WAIT = float(os.environ.get("FASTSHARE_BENCH_QUIET_WAIT", "120"))
 
 
 # --------------------------------------------------------------------------- workload
@@ -193,9 +195,10 @@ def other_load(seconds: float = 0.5) -> float:
     return max(0.0, other / os.sysconf("SC_CLK_TCK") / seconds)
 
 
-def wait_for_quiet(limit: float = 0.15, timeout: float = 120.0) -> float:
-    """Wait (up to ``timeout`` s) until other processes use under ``limit`` cores; return it."""
-    deadline = time.monotonic() + timeout
+def wait_for_quiet(limit: float = 0.15, timeout: float | None = None) -> float:
+    """Wait (up to ``timeout`` s, default :data:`QUIET_WAIT`) until other processes use under
+    ``limit`` cores; return that load."""
+    deadline = time.monotonic() + (QUIET_WAIT if timeout is None else timeout)
     load = other_load()
     while load > limit and time.monotonic() < deadline:
         load = other_load()
