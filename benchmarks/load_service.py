@@ -62,7 +62,7 @@ def server(workers: int, cache_dir: Path, queue_size: int) -> Iterator[str]:
     port = _free_port()
     env = dict(os.environ, FASTSHARE_SECRET=SECRET)
     cmd = [
-        sys.executable, "-m", "fastshare._cli_serve", "serve", "--host", HOST, "--port", str(port),
+        sys.executable, "-m", "fastshare", "serve", "--host", HOST, "--port", str(port),
         "--workers", str(workers), "--cache-dir", str(cache_dir), "--secret-env",
         "FASTSHARE_SECRET", "--queue-size", str(queue_size), "--no-access-log",
         "--log-level", "warning",

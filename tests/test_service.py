@@ -577,7 +577,7 @@ def _children(pid: int) -> list[int]:
 def test_cli_serve_unsigned_and_graceful_stop(tmp_path: Path) -> None:
     port = _free_port()
     cmd = [
-        sys.executable, "-m", "fastshare._cli_serve", "serve", "--port", str(port),
+        sys.executable, "-m", "fastshare", "serve", "--port", str(port),
         "--workers", "1", "--no-access-log", "--log-level", "info",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
