@@ -431,12 +431,12 @@ async def _many(url: str, paths: list[str]) -> list[Any]:
 
 def test_overload_answers_503_and_recovers(env: dict[str, Any]) -> None:
     server, client = env["server"], env["client"]
-    paths = [slow_url(f"overload-{i}", 0.6) for i in range(12)]
+    paths = [slow_url(f"overload-{i}", 0.6) for i in range(16)]
     responses = asyncio.run(asyncio.wait_for(_many(server.url, paths), 120))
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {200, 503}, statuses
-    # 2 workers + a queue of 2: at most 4 are admitted while the first ones run
-    assert statuses.count(503) >= 1 and 1 <= statuses.count(200) <= 8, statuses
+    # 2 workers + a queue of 2: 4 are admitted while the first ones run, the rest answer at once
+    assert statuses.count(503) >= 1 and 1 <= statuses.count(200) <= 12, statuses
     for r in responses:
         if r.status_code == 503:
             body = check_error(r, 503, "overloaded")
@@ -513,7 +513,7 @@ def test_queue_timeout_answers_503(env: dict[str, Any]) -> None:
 def test_requests_run_ahead_of_background_warming(env: dict[str, Any]) -> None:
     client, events, service = env["client"], env["events"], env["server"].service
     headers = {"Authorization": f"Bearer {TOKEN.decode()}"}
-    items = [{"title": f"warm-{i}", "delay": "0.5"} for i in range(6)]
+    items = [{"title": f"warm-{i}", "delay": "1.0"} for i in range(4)]
     body = {"template": "slow", "targets": ["320x160"], "items": items}
     r = client.post("/v1/warm", json=body, headers=headers)
     assert r.status_code == 202, r.text
@@ -529,15 +529,15 @@ def test_requests_run_ahead_of_background_warming(env: dict[str, Any]) -> None:
     order = [title for _, _, title in starts if title.startswith(("warm-", "interactive"))]
     before = order[: order.index("interactive")]
     # with priorities the request goes right after the two running warm renders; first come
-    # first served would have started the two waiting ones (4 in all) before it
+    # first served would have started the two waiting ones (all 4) before it
     assert len(before) < 4, order
 
     deadline = time.monotonic() + 60
     while (status := client.get(f"/v1/warm/{job}", headers=headers).json())["state"] != "done":
         assert time.monotonic() < deadline, status
         time.sleep(0.05)
-    assert status["rendered"] == 6 and status["failed"] == 0, status
-    warmed = signed("/v1/render/slow/320x160.png", {"title": "warm-3", "delay": "0.5"})
+    assert status["rendered"] == 4 and status["failed"] == 0, status
+    warmed = signed("/v1/render/slow/320x160.png", {"title": "warm-3", "delay": "1.0"})
     r = client.get(warmed)
     assert r.status_code == 200 and r.headers["x-cache"] == "HIT"
     # warming the same items again renders nothing
@@ -547,7 +547,7 @@ def test_requests_run_ahead_of_background_warming(env: dict[str, Any]) -> None:
     while (status := client.get(f"/v1/warm/{job}", headers=headers).json())["state"] != "done":
         assert time.monotonic() < deadline, status
         time.sleep(0.02)
-    assert status["cached"] == 6 and status["rendered"] == 0
+    assert status["cached"] == 4 and status["rendered"] == 0
 
     check_error(client.post("/v1/warm", json=body), 401)
     bad = {**body, "items": [{"title": "x" * 3000}]}
