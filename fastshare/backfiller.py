@@ -326,7 +326,11 @@ class BackfillSummary:
                 lines.append(f"  {failure.item_id}{where}: {failure.error}")
             if self.failed > len(self.failures):
                 lines.append(f"  … and {self.failed - len(self.failures):,} more")
-            if self.failures_path:
+            if self.failures_path and (self.interrupted or self.cancelled):
+                lines.append(
+                    f"failures so far: {self.failures_path}  (resuming renders them again)"
+                )
+            elif self.failures_path:
                 lines.append(f"all failures: {self.failures_path}  (rerun with --retry-failed)")
         if not self.dry_run:
             lines.append(f"outputs: {self.out}   registry: {self.registry}")
@@ -660,9 +664,9 @@ class _Backfill:
         self.blob = pickle.dumps(template, protocol=5)
         self.token = hashlib.sha256(self.blob).hexdigest()[:32]
         self.config_hash = template.config_hash()
-        self.metadata = {"render_version": RENDER_VERSION}
+        self.metadata: dict[str, Any] = {"render_version": RENDER_VERSION}
         if options:
-            self.metadata["options"] = dict(sorted(options.items()))  # type: ignore[assignment]
+            self.metadata["options"] = dict(sorted(options.items()))
         self.pool = pool
         self.workers = workers
         self.owned_pool = False

@@ -444,3 +444,20 @@ def test_directory_and_csv_inputs(tmp_path: Path) -> None:
     assert backfill(template, csv_path, out=out2, workers=1, targets=["64x64"],
                     id_field="slug", pattern="{template}/{target}/{item_id}.{ext}",
                     ).rendered == 2  # fmt: skip
+
+
+def test_async_iterable_of_items(tmp_path: Path) -> None:
+    template = util.write_tiny_template(tmp_path)
+    out = tmp_path / "out"
+
+    async def rows() -> Any:
+        for item in util.tiny_items(4):
+            await asyncio.sleep(0)  # as a database cursor would
+            yield item
+
+    async def main() -> BackfillSummary:
+        return await backfill_async(template, rows(), out=out, workers=1, targets=["64x64"])
+
+    summary = run(main())
+    assert summary.ok and summary.rendered == 4 and summary.items == 4
+    assert len(check_outputs(out, out / ".fastshare" / "registry.sqlite")) == 4
