@@ -531,3 +531,11 @@ def test_fastshare_encode_is_callable_whatever_the_import_order():
 
 def test_warm_up_runs():
     encode_module.warm_up()
+
+
+def test_read_only_frames_are_accepted(og):
+    frame = np.frombuffer(og[:30, :40].tobytes(), np.uint8).reshape(30, 40, 3)
+    assert not frame.flags.writeable
+    for fmt in ("png", "jpeg", "webp", "bmp"):
+        assert decode(encode(frame, fmt)).shape == (30, 40, 3)
+    np.testing.assert_array_equal(decode(encode(frame, "png")), og[:30, :40])
