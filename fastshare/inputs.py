@@ -8,8 +8,10 @@ what is wrong) and the reader carries on with the next one.
 
 Formats (:func:`detect_format`):
 
-* ``jsonl`` — one JSON object per line (``.jsonl``, ``.ndjson``, ``.json`` files that are not a
-  directory, ``-`` for standard input); blank lines are skipped; ``.gz`` is decompressed.
+* ``jsonl`` — one JSON object per line (``.jsonl``, ``.ndjson``, ``-`` for standard input); blank
+  lines are skipped; ``.gz`` is decompressed. A ``.json`` file is read the same way when it
+  starts with ``{``; when it starts with ``[`` it is one JSON array of objects, which is parsed
+  whole (not streamed: at most :data:`MAX_ARRAY_BYTES`; use JSON Lines for large inputs).
 * ``csv`` — a header row, then one item per row; every value is a string (an empty cell is a
   missing value, so ``{field|default}`` applies). UTF-8, with or without a byte-order mark.
 * ``dir`` — every ``*.json`` file directly inside a directory, one object per file, in directory
@@ -51,6 +53,8 @@ __all__ = [
 
 #: the largest single record (line, row or file) a reader accepts, in bytes
 MAX_RECORD_BYTES = 16 * 1024 * 1024
+#: the largest ``.json`` file holding an array of items (read whole, not streamed)
+MAX_ARRAY_BYTES = 256 * 1024 * 1024
 
 InputFormat = Literal["jsonl", "csv", "dir"]
 
@@ -197,6 +201,40 @@ def _jsonl(source: str | os.PathLike[str], id_field: str, max_bytes: int) -> Ite
             fh.close()
 
 
+def _starts_with_array(fh: BinaryIO) -> bool:
+    """True when a seekable binary file's first non-blank byte is ``[`` (position restored)."""
+    start = fh.tell()
+    head = fh.read(4096)
+    fh.seek(start)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text[:1] == b"["
+
+
+def _json_array(
+    source: str | os.PathLike[str], id_field: str, max_bytes: int
+) -> Iterator[InputRecord]:
+    """Parse a JSON array file now (so a broken file fails before any work), yield lazily."""
+    name = Path(source).name
+    size = os.path.getsize(source)
+    if size > MAX_ARRAY_BYTES:
+        msg = (
+            f"a JSON array file is read whole and may be at most {MAX_ARRAY_BYTES:,} bytes "
+            f"(this one is {size:,}); write one object per line (JSON Lines) to stream it"
+        )
+        raise LimitError(msg, field="input", value=os.fspath(source))
+    with _open_binary(Path(source)) as fh:
+        raw = fh.read()
+    try:
+        items = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{name}: not valid JSON ({exc})", field="input", value=name) from None
+    del raw
+    return (
+        _record(position, f"{name}[{position - 1}]", item, id_field)
+        for position, item in enumerate(items, 1)
+    )
+
+
 def _csv(source: str | os.PathLike[str], id_field: str, max_bytes: int) -> Iterator[InputRecord]:
     if csv.field_size_limit() < max_bytes:
         csv.field_size_limit(max_bytes)
@@ -323,6 +361,10 @@ def read_items(
         if fmt != "dir" and not path.is_file():
             raise DataError("no such input file", field="input", value=name)
     if fmt == "jsonl":
+        if name != "-" and name.lower().endswith((".json", ".json.gz")):
+            with _open_binary(Path(name)) as fh:
+                if _starts_with_array(fh):
+                    return _json_array(source, id_field, max_record_bytes)
         return _jsonl(source, id_field, max_record_bytes)
     if fmt == "csv":
         return _csv(source, id_field, max_record_bytes)
@@ -341,6 +383,10 @@ def count_records(source: str | os.PathLike[str], format: InputFormat | None = N
     name = os.fspath(source)
     if name == "-" or name.lower().endswith(".gz"):
         return None
+    if name.lower().endswith(".json") and os.path.isfile(name):
+        with open(name, "rb") as fh:
+            if _starts_with_array(fh):
+                return None  # one array: lines say nothing about the number of items
     try:
         fmt = format or detect_format(source)
         if fmt == "dir":

@@ -210,3 +210,20 @@ def test_iterables_of_mappings() -> None:
     assert isinstance(records[0], InputRecord) and records[1].item == {"id": 2}
     assert records[2].error is not None and "must be a JSON object" in str(records[2].error)
     assert records[3].source == "items[3]"
+
+
+def test_json_files_holding_an_array_or_lines(tmp_path: Path) -> None:
+    array = tmp_path / "items.json"
+    array.write_text(
+        json.dumps([{"id": "a", "title": "A"}, {"id": "b"}, "oops"], indent=2), encoding="utf-8"
+    )
+    records = list(read_items(array))
+    assert [r.item_id for r in records] == ["a", "b", None]
+    assert records[2].source == "items.json[2]" and records[2].error is not None
+    assert count_records(array) is None  # lines say nothing about an array's length
+    lines = write_lines(tmp_path / "lines.json", [json.dumps({"id": "x"}), json.dumps({"id": "y"})])
+    assert [r.item_id for r in read_items(lines)] == ["x", "y"]
+    broken = tmp_path / "broken.json"
+    broken.write_text("[{", encoding="utf-8")
+    with pytest.raises(DataError, match="not valid JSON"):
+        read_items(broken)  # at once, before any record is used
