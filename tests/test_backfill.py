@@ -370,6 +370,16 @@ def test_cli_dry_run_list_and_limit(tmp_path: Path) -> None:
     assert ("item-00000", "skip") in actions and ("item-00003", "render") in actions
     assert all(path.startswith(str(out)) for *_, path in lines)
     assert "would render 6, would skip 6" in listed.stdout
+    piped = subprocess.run(
+        [*util.cli_command(), str(template), "-", "--out", str(out), "--dry-run", "--json"],
+        input=input_path.read_text(encoding="utf-8"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["skipped"] == 6  # standard input is JSON Lines
 
 
 def test_cli_help_and_usage_errors(tmp_path: Path) -> None:
