@@ -219,7 +219,7 @@ def run_backfill_command(args: argparse.Namespace, argv: Sequence[str] | None = 
         summary = asyncio.run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
         print(
-            "fastshare: backfill cancelled; in-flight renders were discarded. To resume, rerun:\n"
+            "fastshare: backfill cancelled (what was written is recorded). To resume, rerun:\n"
             f"  {_resume_command(argv)}",
             file=sys.stderr,
         )

@@ -41,6 +41,7 @@ import json
 import os
 import pickle
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -83,6 +84,8 @@ MAX_LISTED_FAILURES = 20
 _TARGET_TASK_SECONDS = 0.025
 _MAX_BATCH_ITEMS = 64
 _MAX_BATCH_BYTES = 1 << 20
+#: seconds running tasks get to return what they wrote when a backfill is cancelled
+_CANCEL_GRACE = 3.0
 #: the state directory inside a DirectoryStore's root (never an item's directory: safe names
 #: cannot start with a dot)
 STATE_DIR = ".fastshare"
@@ -143,12 +146,15 @@ def render_batch(
     store: OutputStore,
     write_token: str,
     items: Sequence[tuple[str, Mapping[str, Any], Sequence[tuple[Target, str]]]],
+    stop_file: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """Pool task: render, encode and write every (item, target, location) of a batch.
 
     Returns one small tuple per output, in order: ``("ok", index, size, sha256, width, height,
     missing_glyphs)``, ``("error", index, code, message, field)`` or ``("cancelled", index)``
-    (the exit flag was set before it started). An error in one output never affects another.
+    (the task's exit flag was set, or ``stop_file`` appeared, before it started). The stop file
+    is how the orchestrator cancels cleanly: the task returns what it wrote, so every file in
+    place gets its registry row. An error in one output never affects another.
     """
     from fastshare.pipeline import encode_frame
     from fastshare.pool import exit_requested, task_phase
@@ -158,9 +164,12 @@ def render_batch(
     flag = exit_requested()
     results: list[tuple[Any, ...]] = []
     index = 0
+    stopping = False
     for _item_id, item, jobs in items:
         for target, location in jobs:
-            if flag.is_set():
+            if not stopping:
+                stopping = flag.is_set() or (stop_file is not None and os.path.exists(stop_file))
+            if stopping:
                 results.append(("cancelled", index))
                 index += 1
                 continue
@@ -627,6 +636,7 @@ class _Backfill:
         pool: Any,
         workers: int | None,
         keys: KeyBuilder,
+        stop_file: str,
     ) -> None:
         self.template = template
         self.targets = targets
@@ -670,6 +680,7 @@ class _Backfill:
         self.pool = pool
         self.workers = workers
         self.owned_pool = False
+        self.stop_file = stop_file
         self._tx: contextlib.ExitStack | None = None
         self._tx_started = 0.0
         self._pending: list[tuple[str, Mapping[str, Any], list[tuple[Target, str]]]] = []
@@ -841,6 +852,7 @@ class _Backfill:
                 self.store,
                 self.write_token,
                 batch.payload,
+                self.stop_file,
                 timeout=timeout,
                 retries=0 if batch.split else self.retries,
                 tag=self.run_id,
@@ -1037,13 +1049,23 @@ class _Backfill:
             self.summary.render_seconds = max(0.0, end - begin)
 
     async def _abandon(self) -> None:
-        """Cancelled (or failed): stop in-flight tasks, sweep their files, keep the rest."""
+        """Cancelled (or failed): stop in-flight tasks, record what they wrote, sweep the rest.
+
+        The stop file makes every running task return after its current output, with the
+        outputs it wrote (recorded like any result); tasks still running after
+        :data:`_CANCEL_GRACE` seconds are cancelled through the pool (their workers killed).
+        """
         if self.pool is not None and self._inflight:
-            with contextlib.suppress(Exception):
-                await self.pool.cancel_tag(self.run_id, wait=True)
-            for fut in list(self._inflight):
+            with contextlib.suppress(OSError):
+                Path(self.stop_file).parent.mkdir(parents=True, exist_ok=True)
+                Path(self.stop_file).touch()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait(set(self._inflight), timeout=_CANCEL_GRACE)
+            if any(not f.done() for f in self._inflight):
+                with contextlib.suppress(Exception):
+                    await self.pool.cancel_tag(self.run_id, wait=True)
                 with contextlib.suppress(BaseException):
-                    await asyncio.wait([fut], timeout=5.0)
+                    await asyncio.wait(set(self._inflight), timeout=5.0)
             for fut, batch in list(self._inflight.items()):
                 if fut.done() and not fut.cancelled() and fut.exception() is None:
                     with contextlib.suppress(Exception):
@@ -1251,6 +1273,11 @@ async def backfill_async(
             pool=pool,
             workers=workers,
             keys=keys,
+            stop_file=(
+                os.path.join(tempfile.gettempdir(), f"fastshare-stop-{summary.run_id}")
+                if db_path == ":memory:"
+                else f"{db_path}.stop-{summary.run_id[:12]}"
+            ),
         )
         try:
             if retry is None or total:  # a retry with no failures recorded has nothing to do
@@ -1258,6 +1285,8 @@ async def backfill_async(
             complete = not summary.interrupted
         finally:
             await job.close_pool()
+            with contextlib.suppress(OSError):
+                os.unlink(job.stop_file)
     finally:
         bar.close()
         summary.failures_path = log.finish(complete)

@@ -431,6 +431,44 @@ def test_cli_sigterm_finishes_in_flight_work_and_says_how_to_resume(tmp_path: Pa
     assert len(check_outputs(out, db)) == 4500
 
 
+@pytest.mark.slow
+def test_cli_second_signal_cancels_cleanly(tmp_path: Path) -> None:
+    template = util.write_tiny_template(tmp_path)
+    input_path = util.write_jsonl(tmp_path / "items.jsonl", util.tiny_items(1500))
+    out = tmp_path / "out"
+    args = [str(template), str(input_path), "--out", str(out), "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(
+        [*util.cli_command(), *args, "--batch-size", "64"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list(out.glob("item-*"))) < 20:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "cancelling" in stderr and "To resume, rerun" in stderr
+    db = out / ".fastshare" / "registry.sqlite"
+    rows = check_outputs(out, db)  # what the cancelled tasks wrote is recorded: files == rows
+    with Registry(db, readonly=True) as reg:
+        assert reg.inflight() == [] and reg.runs()[0]["status"] == "interrupted"
+    assert not list((out / ".fastshare").glob("*.stop-*"))
+    resumed = util.run_cli([*args, "--json"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["skipped"] == len(rows)
+    assert len(check_outputs(out, db)) == 4500
+
+
 def test_directory_and_csv_inputs(tmp_path: Path) -> None:
     template = util.write_tiny_template(tmp_path)
     folder = tmp_path / "items"
