@@ -128,6 +128,19 @@ def _resume_command(argv: Sequence[str] | None) -> str:
     return shlex.join(["fastshare", *cleaned])
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null (its reader went away) so later writes and exit are quiet."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+
+
 def run_backfill_command(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
     """The ``backfill`` handler: run, print the summary, return the exit code."""
     from fastshare.backfiller import backfill_async, default_paths
@@ -151,11 +164,22 @@ def run_backfill_command(args: argparse.Namespace, argv: Sequence[str] | None = 
     else:
         progress = "bar"
 
+    stop = asyncio.Event()
+    reader_gone = False
+
     def listing(action: str, item_id: str, target: str, path: str) -> None:
-        print(f"{action}\t{item_id}\t{target}\t{path}", flush=False)
+        nonlocal reader_gone
+        if reader_gone:
+            return
+        try:
+            print(f"{action}\t{item_id}\t{target}\t{path}", flush=False)
+        except BrokenPipeError:  # `--list | head`: the reader is gone
+            reader_gone = True
+            _silence_stdout()
+            if args.dry_run:
+                stop.set()  # a dry run has nothing else to show
 
     async def main() -> Any:
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         signals = 0
@@ -224,12 +248,17 @@ def run_backfill_command(args: argparse.Namespace, argv: Sequence[str] | None = 
             file=sys.stderr,
         )
         return 130
-    sys.stdout.flush()
-    if args.json:
-        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        stream = sys.stdout if summary.ok or summary.failed else sys.stderr
-        print(summary.format_text(), file=stream)
+    if reader_gone and args.dry_run:
+        return 0  # the listing was cut short on purpose (`| head`)
+    try:
+        sys.stdout.flush()
+        if args.json:
+            print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            stream = sys.stdout if summary.ok or summary.failed else sys.stderr
+            print(summary.format_text(), file=stream, flush=True)
+    except BrokenPipeError:
+        _silence_stdout()
     if summary.interrupted:
         print(
             f"fastshare: interrupted after {summary.rendered:,} rendered; "
