@@ -19,6 +19,9 @@ Besides ``images`` the schema keeps ``runs`` (one row per backfill run, with its
 ``inflight`` (outputs a running backfill has handed to a worker but not yet recorded: their
 temporary files are swept when a killed run is resumed).
 
+:class:`RegistrySink` plugs the registry into the generator pipeline (:mod:`fastshare.sinks`): it
+wraps a sink and records each output once the wrapped sink has committed it.
+
 Identifiers are deterministic UUIDs (``uuid5``): an original's from its item id, a version's from
 its path, so a resumed run and a clean run produce the same rows.
 
@@ -48,6 +51,7 @@ __all__ = [
     "ImageRecord",
     "Registry",
     "RegistryError",
+    "RegistrySink",
     "utc_now",
 ]
 
@@ -675,3 +679,81 @@ class Registry:
                     "SELECT path, run_id FROM inflight WHERE run_id = ? ORDER BY path", (run_id,)
                 )
             return [(str(p), str(r)) for p, r in rows.fetchall()]
+
+
+class RegistrySink:
+    """A pipeline sink that records what another sink commits (``run_pipeline(..., sink)``).
+
+    Staging, lookup and abort go to ``inner`` (a :class:`~fastshare.sinks.DirectorySink`, say);
+    ``commit`` lets ``inner`` move the files into place first, then records one version row per
+    output in one transaction: item id ``item_id`` (default: the run's key), version = the
+    target, path = the output's location, with its size, hash, width, height and format, and
+    ``output_key`` = the run's key. The registry stays in the orchestrator: pickled for a
+    worker, this sink carries only ``inner``.
+    """
+
+    def __init__(
+        self,
+        inner: Any,
+        registry: Registry,
+        *,
+        item_id: str | None = None,
+        template: str | None = None,
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.inner = inner
+        self.registry: Registry | None = registry
+        self.item_id = item_id
+        self.template = template
+        self.correlation_id = correlation_id
+        self.metadata = dict(metadata or {})
+
+    @property
+    def stage_in_worker(self) -> bool:
+        return bool(self.inner.stage_in_worker)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["registry"] = None  # a connection never travels to a worker
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def lookup(self, key: str) -> Any:
+        return self.inner.lookup(key)
+
+    def stage(self, key: str, target: Any, fmt: str, data: bytes, token: str) -> Any:
+        return self.inner.stage(key, target, fmt, data, token)
+
+    def abort(self, key: str, token: str, staged: Sequence[Any]) -> Any:
+        return self.inner.abort(key, token, staged)
+
+    async def commit(self, key: str, staged: Sequence[Any], configuration: Any) -> Any:
+        import inspect
+
+        outputs = self.inner.commit(key, staged, configuration)
+        if inspect.isawaitable(outputs):
+            outputs = await outputs
+        if self.registry is None:
+            msg = "this RegistrySink was unpickled without its registry; commit in the orchestrator"
+            raise RegistryError(msg, field="registry")
+        item_id = self.item_id or key
+        with self.registry.transaction():
+            for output in outputs:
+                self.registry.record_output(
+                    item_id=item_id,
+                    target=output.target,
+                    path=output.location,
+                    width=output.width,
+                    height=output.height,
+                    format=output.format,
+                    bytes=output.size,
+                    content_hash=output.sha256,
+                    output_key=key,
+                    template=self.template,
+                    correlation_id=self.correlation_id,
+                    metadata=self.metadata,
+                )
+        return outputs

@@ -250,3 +250,39 @@ def test_kill_9_during_writes_never_corrupts_the_registry(tmp_path: Path) -> Non
             assert stats["originals"] >= previous  # committed rows survive later kills
             previous = stats["originals"]
     assert previous > 10  # the writer got well into its work
+
+
+def test_registry_sink_records_what_the_pipeline_commits(tmp_path: Path) -> None:
+    import asyncio
+    import hashlib
+    import pickle
+
+    from fastshare.pipeline import run_pipeline
+    from fastshare.pool import RenderPool
+    from fastshare.pool._demo import DemoGenerator
+    from fastshare.registry import RegistrySink
+    from fastshare.sinks import DirectorySink
+
+    async def main() -> None:
+        with Registry(tmp_path / "r.sqlite") as reg:
+            sink = RegistrySink(
+                DirectorySink(tmp_path / "out"), reg, template="demo", correlation_id="g"
+            )
+            assert sink.stage_in_worker
+            assert pickle.loads(pickle.dumps(sink)).registry is None  # workers get no connection
+            async with RenderPool(1, warm_up=False, import_main=False) as pool:
+                result = await run_pipeline(DemoGenerator(3), ["og", "64x64"], sink, pool=pool)
+                again = await run_pipeline(DemoGenerator(3), ["og", "64x64"], sink, pool=pool)
+            assert again.reused
+            rows = reg.versions(result.key)
+            assert [r.version for r in rows] == ["64x64", "og"]
+            for row in rows:
+                out = result.output(row.version or "")
+                data = Path(out.location).read_bytes()
+                assert row.path == out.location and row.bytes == len(data)
+                assert row.content_hash == hashlib.sha256(data).hexdigest()
+                assert row.output_key == result.key and row.template == "demo"
+            assert [r.item_id for r in reg.gallery("g")] == [result.key, result.key]
+            assert reg.stats()["outputs"] == 2  # the reused run recorded nothing new
+
+    asyncio.run(asyncio.wait_for(main(), 120))
