@@ -1170,6 +1170,10 @@ async def backfill_async(
     started = time.monotonic()
     if limit is not None and (isinstance(limit, bool) or limit < 0):
         raise errors.ValueRangeError("must be >= 0", field="limit", value=limit)
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise errors.ValueRangeError("must be >= 1", field="workers", value=workers)
+    if timeout is not None and not timeout > 0:
+        raise errors.ValueRangeError("must be > 0 seconds", field="timeout", value=timeout)
     if batch_size is not None and batch_size < 1:
         raise errors.ValueRangeError("must be >= 1", field="batch_size", value=batch_size)
     tpl = _load(template, asset_dirs)

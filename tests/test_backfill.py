@@ -249,6 +249,9 @@ def test_bad_arguments_fail_before_any_work(tmp_path: Path) -> None:
         backfill(template, [], out=out, format="jpeg", encode_options={"quality": 500})
     with pytest.raises(EncodeError):
         backfill(template, [], out=out, format="nope")
+    for bad in ({"workers": 0}, {"timeout": -1.0}, {"batch_size": 0}, {"limit": -1}):
+        with pytest.raises(ValueRangeError):
+            backfill(template, [], out=out, **bad)
     assert not out.exists()
 
 
