@@ -271,9 +271,7 @@ def test_saving_the_file_reloads_and_errors_keep_the_last_good_template(
         assert render(client, "og").content == new
 
         write(path, TEMPLATE + "\n[[layers]\n")  # not even TOML
-        syntax = wait_state(
-            client, lambda s: "TOML" in str(s["problems"]), "the TOML syntax error"
-        )
+        syntax = wait_state(client, lambda s: "TOML" in str(s["problems"]), "the TOML syntax error")
         assert syntax["problems"][0]["field"] == "template"
         assert "line" in syntax["problems"][0]["message"]
 
