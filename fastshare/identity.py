@@ -10,8 +10,9 @@ What goes in, precisely (a canonical JSON document, hashed with SHA-256):
 * ``render``: :data:`RENDER_VERSION`. Bump it in the same commit as any change that alters the
   pixels or bytes fastshare produces for an unchanged input (a kernel, the text engine, an
   encoder default, a dependency upgrade known to shift pixels).
-* ``plan``: :attr:`fastshare.planner.TargetPlan.key` — the template's configuration hash and the
-  target (name, size, scale).
+* ``plan``: :func:`plan_digest` — the target (name, pixel size, scale) and the template as
+  resolved for it: every layer and the background, with this target's overrides applied. An
+  edit that only touches the ``story`` override leaves the ``og`` keys alone.
 * ``data``: only the item fields the template reads (``Template.fields``: placeholders and
   ``when`` fields, dotted names followed into nested objects), a missing field distinct from an
   empty one. Fields the template never reads (an unused ``author``) do not change the key.
@@ -54,6 +55,7 @@ __all__ = [
     "item_fields",
     "normalize_format",
     "output_key",
+    "plan_digest",
 ]
 
 #: fastshare's render version: bump when a change alters output bytes for an unchanged input
@@ -187,6 +189,70 @@ def _encode_module() -> Any:
     return encode_module
 
 
+# --------------------------------------------------------------------------- the plan
+
+
+class _Opaque(Exception):
+    """A value with no stable canonical form (the plan digest falls back to the plan's key)."""
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-ready, process-independent form of a plan value (dataclasses, tuples, colours)."""
+    import dataclasses
+    import enum
+    import math
+
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, enum.Enum):
+        return [type(value).__name__, _canonical(value.value)]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$bytes": hashlib.sha256(bytes(value)).hexdigest()}
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"$type": type(value).__name__, **fields}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple (Color, Target)
+        return {"$type": type(value).__name__, **{k: _canonical(v) for k, v in zip(
+            value._fields, value, strict=True)}}  # fmt: skip
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, set | frozenset):
+        return sorted((_canonical(v) for v in value), key=canonical_json)
+    slots = getattr(type(value), "__slots__", None)
+    if slots:  # small value classes such as Length
+        names = [slots] if isinstance(slots, str) else list(slots)
+        return {"$type": type(value).__name__, **{n: _canonical(getattr(value, n)) for n in names}}
+    raise _Opaque(type(value).__name__)
+
+
+def plan_digest(target_plan: Any) -> str:
+    """SHA-256 of what a resolved per-target plan paints: its layers, background and size.
+
+    Only this target's resolved layers count, so editing a ``story`` override changes the
+    ``story`` outputs' keys and not the ``og`` ones. A plan holding a value without a stable
+    form (never the case for fastshare's own layer types) falls back to ``TargetPlan.key``,
+    which covers the whole template.
+    """
+    target = target_plan.target
+    try:
+        doc = {
+            "target": [target.name, target.pixel_width, target.pixel_height, target.scale],
+            "layers": _canonical(target_plan.layers),
+            "background": _canonical(target_plan.background),
+            "static_prefix": target_plan.static_prefix,
+        }
+        text = canonical_json(doc)
+    except (_Opaque, TypeError, ValueError):
+        return str(target_plan.key)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 # --------------------------------------------------------------------------- item data
 
 
@@ -283,9 +349,10 @@ class KeyBuilder:
         return self._encoder
 
     def plan_key(self, target: Target) -> str:
+        """:func:`plan_digest` of this template at ``target`` (cached)."""
         cached = self._plans.get(target)
         if cached is None:
-            cached = self._plan(self.template, target).key
+            cached = plan_digest(self._plan(self.template, target))
             self._plans[target] = cached
         return cached
 

@@ -235,3 +235,26 @@ def test_key_builder_reuses_the_item_part(card_a) -> None:  # type: ignore[no-un
         target = parse_target(name)
         assert builder.key(CARD, target, data) == output_key(card_a, CARD, target)
     assert builder.encoder["format"] == "png" and builder.fonts == font_digest()
+
+
+def test_an_override_edit_changes_only_that_targets_keys(tmp_path: Path) -> None:
+    photo = example_path("photo")
+    assert photo is not None
+    folder = tmp_path / "tpl"
+    shutil.copytree(photo.parent / "assets", folder / "assets")
+    source = photo.read_text(encoding="utf-8")
+    item = {"title": "Peaks", "author": "A. Climber"}
+
+    def keys(text: str) -> dict[str, str]:
+        (folder / "photo.toml").write_text(text, encoding="utf-8")
+        template = load_template(folder / "photo.toml")
+        return {t: output_key(template, item, parse_target(t)) for t in ("og", "square", "story")}
+
+    before = keys(source)
+    story_only = keys(source.replace("bottom = 200\nsize = 36", "bottom = 210\nsize = 36"))
+    assert story_only["story"] != before["story"]
+    assert story_only["og"] == before["og"] and story_only["square"] == before["square"]
+    shared = keys(source.replace('color = "#E2E8F0"', 'color = "#E2E8F1"'))
+    assert all(shared[t] != before[t] for t in before)
+    # a comment or a reordered table changes no pixel, hence no key
+    assert keys("# a new comment\n" + source) == before
