@@ -38,7 +38,7 @@ examples:
 INPUT is JSON Lines (.jsonl, '-' for stdin), CSV (header row) or a directory of .json files,
 streamed. Outputs already rendered with the same template, data, fonts and encoder settings
 are skipped, so rerunning a command resumes it. The registry (SQLite) defaults to
-OUT/.fastshare/registry.sqlite and failures go to OUT/.fastshare/failures.jsonl.
+DIR/.fastshare/registry.sqlite and failures go to DIR/.fastshare/failures.jsonl.
 
 exit codes: 0 all done, 1 some outputs failed, 2 bad usage/template/input, 130 interrupted.
 """
@@ -55,16 +55,18 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="render every item of an input for every target, resumably, with a registry",
         formatter_class=_formatter,
         description=(
-            "Render every item of INPUT with TEMPLATE for every target into OUT, recording each "
-            "output in an SQLite registry. Safe to interrupt and rerun."
+            "Render every item of INPUT with TEMPLATE for every target into DIR and record each\n"
+            "output in an SQLite registry. Safe to interrupt and to rerun: done work is skipped."
         ),
         epilog=_EPILOG,
     )
     p.add_argument("template", help="template file (.toml or .json) or a bundled example name")
     p.add_argument("input", help="items: .jsonl, .csv, a directory of .json files, or '-'")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--targets", help="targets, comma-separated (default: the template's)")
-    p.add_argument("--format", default="png", help="png (default), jpeg or webp")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--targets", metavar="LIST", help="targets, comma-separated (default: the template's)"
+    )
+    p.add_argument("--format", default="png", metavar="FMT", help="png (default), jpeg or webp")
     p.add_argument(
         "--option",
         action="append",
@@ -72,17 +74,31 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="encoder option, repeatable (e.g. quality=85)",
     )
-    p.add_argument("--workers", type=int, help="worker processes (default: the CPU count)")
-    p.add_argument("--db", type=Path, help="registry file (default OUT/.fastshare/registry.sqlite)")
-    p.add_argument("--id-field", default="id", help="the item field holding its id (default id)")
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: the CPU count)"
+    )
+    p.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="registry file (default DIR/.fastshare/registry.sqlite)",
+    )
+    p.add_argument(
+        "--id-field",
+        default="id",
+        metavar="FIELD",
+        help="the item field holding its id (default id)",
+    )
     p.add_argument(
         "--input-format", choices=("jsonl", "csv", "dir"), help="override format detection"
     )
-    p.add_argument("--limit", type=int, help="process at most N items")
+    p.add_argument("--limit", type=int, metavar="N", help="process at most N items")
     p.add_argument(
         "--retry-failed", action="store_true", help="rerun only the failures of the last run"
     )
-    p.add_argument("--failures", type=Path, help="failures file (default OUT/.fastshare/...)")
+    p.add_argument(
+        "--failures", type=Path, metavar="PATH", help="failures file (default DIR/.fastshare/...)"
+    )
     p.add_argument("--dry-run", action="store_true", help="count what would be rendered/skipped")
     p.add_argument(
         "--list", action="store_true", help="print each output: render|skip ID TARGET PATH"
@@ -91,18 +107,38 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--pattern",
         default="{item_id}/{target}.{ext}",
-        help="output path pattern under OUT (default {item_id}/{target}.{ext}); placeholders: "
+        metavar="PATTERN",
+        help="output path pattern under DIR (default {item_id}/{target}.{ext}); placeholders: "
         "item_id target ext format template shard width height",
     )
-    p.add_argument("--gallery", help="correlation id for the registry, e.g. 'blog' or '{section}'")
     p.add_argument(
-        "--metadata", default="", help="item fields to copy into the registry, comma-separated"
+        "--gallery",
+        metavar="ID",
+        help="correlation id for the registry, e.g. 'blog' or '{section}'",
     )
     p.add_argument(
-        "--assets", action="append", default=[], type=Path, help="asset directory (repeatable)"
+        "--metadata",
+        default="",
+        metavar="FIELDS",
+        help="item fields to copy into the registry, comma-separated",
     )
-    p.add_argument("--batch-size", type=int, help="items per worker task (default: automatic)")
-    p.add_argument("--timeout", type=float, help="seconds one output may take before it fails")
+    p.add_argument(
+        "--assets",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="asset directory (repeatable)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, metavar="N", help="items per worker task (default: automatic)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds one output may take before it fails",
+    )
     p.add_argument("--fsync", action="store_true", help="flush files and registry to disk")
     p.add_argument("--quiet", action="store_true", help="no progress bar: a log line every 10 s")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
