@@ -74,14 +74,13 @@ def _parse_sequence(value: Sequence[Any], field: str) -> Color:
         raise ColorError(msg, field=field, value=value)
     channels: list[int] = []
     for channel in value:
-        if (
-            isinstance(channel, bool)
-            or not isinstance(channel, numbers.Integral)
-            or not 0 <= channel <= 255
-        ):
+        number = -1
+        if isinstance(channel, numbers.Integral) and not isinstance(channel, bool):
+            number = int(channel)
+        if not 0 <= number <= 255:
             msg = "colour channels must be integers 0-255"
             raise ColorError(msg, field=field, value=value)
-        channels.append(int(channel))
+        channels.append(number)
     return Color(*channels)
 
 

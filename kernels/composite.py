@@ -73,7 +73,7 @@ def composite_mask(
     inv255 = np.float32(1.0 / 255.0)
     for y in range(fy0, fy1):
         mrow = mask[y - my, fx0 - mx : fx1 - mx]
-        total = 0
+        total = np.int64(0)
         for i in range(n):
             m = mrow[i]
             total += np.int64(m)  # an int64 sum (also without the JIT, where uint8 wraps)
