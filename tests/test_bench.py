@@ -11,6 +11,7 @@ import argparse
 import io
 import json
 import math
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ from fastshare.bench.report import (
     compare,
     compute_goals,
     format_comparison,
+    format_markdown,
     format_table,
     load_report,
     result_id,
@@ -337,6 +339,10 @@ def test_report_json_round_trip(tmp_path: Path) -> None:
     for result in doc["results"]:
         fields = ("group", "impl", "name", "target", "format", "workers")
         assert result["id"] == result_id(*(result[f] for f in fields))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # a normal file, not mkstemp's 0600
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     loaded = load_report(path)
     assert loaded.to_dict() == report.to_dict()
     assert loaded.get("pixels/fastshare/to_pixels/og") is not None
@@ -439,6 +445,10 @@ def test_table_shows_stages_ratios_and_goals() -> None:
     assert "to pixels vs the Pillow baseline" in text
     assert "NOT met" in text  # jpeg 0.5× > 0.4×
     assert "1.90× 1 worker" in text
+    markdown = format_markdown(_report(results))
+    assert "| layout | 0.60 ms ±17% | 2.00 ms ±0% | 0.30× |  |  |" in markdown
+    assert "| to pixels (one call) | 1.00 ms | 5.00 ms | 0.20× |  |  |" in markdown
+    assert "| --- | ---: |" in markdown and "| not met |" in markdown
 
 
 # --------------------------------------------------------------------------- workloads

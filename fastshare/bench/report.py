@@ -42,6 +42,7 @@ __all__ = [
     "compare",
     "compute_goals",
     "format_comparison",
+    "format_markdown",
     "format_table",
     "load_report",
     "result_id",
@@ -601,45 +602,7 @@ def format_table(report: Report) -> str:
     for target in cfg.get("targets", []):
         size = cfg.get("target_sizes", {}).get(target, "")
         lines += ["", f"per card at {target} {size}   fastshare vs the Pillow + numpy baseline"]
-        rows = []
-        for stage in STAGES:
-            fmts: Sequence[str | None] = (
-                cfg.get("formats", []) if stage in ("encode", "write") else [None]
-            )
-            for fmt in fmts:
-                ours = by_id.get(result_id("stage", "fastshare", stage, target, fmt))
-                base = by_id.get(result_id("stage", "pillow", stage, target, fmt))
-                if ours is None and base is None:
-                    continue
-                label = stage if fmt is None else f"{stage} {fmt}"
-                rows.append(
-                    [label, _cell(ours), _cell(base), _ratio(ours, base), _kb(ours), _kb(base)]
-                )
-        ours = by_id.get(result_id("pixels", "fastshare", "to_pixels", target))
-        base = by_id.get(result_id("pixels", "pillow", "to_pixels", target))
-        if ours or base:
-            rows.append(
-                ["to pixels (one call)", _cell(ours), _cell(base), _ratio(ours, base), "", ""]
-            )
-        percard = by_id.get(result_id("pixels", "pillow-percard", "to_pixels", target))
-        if ours and percard:
-            rows.append(
-                ["  vs gradient per card", "", _cell(percard), _ratio(ours, percard), "", ""]
-            )
-        for fmt in cfg.get("formats", []):
-            ours = by_id.get(result_id("e2e", "fastshare", "end_to_end", target, fmt))
-            base = by_id.get(result_id("e2e", "pillow", "end_to_end", target, fmt))
-            if ours or base:
-                rows.append(
-                    [
-                        f"end to end {fmt}",
-                        _cell(ours),
-                        _cell(base),
-                        _ratio(ours, base),
-                        _kb(ours),
-                        _kb(base),
-                    ]
-                )
+        rows = _card_rows(by_id, cfg, target, "  vs gradient per card")
         lines += _table(rows, ["stage", "fastshare", "Pillow", "ratio", "bytes", "Pillow bytes"])
 
     worker_rows = []
@@ -698,6 +661,88 @@ def format_table(report: Report) -> str:
     if report.seconds is not None:
         lines += ["", f"suite took {report.seconds:.1f} s"]
     return "\n".join(lines)
+
+
+def _md(
+    rows: Sequence[Sequence[str]], header: Sequence[str], left: tuple[int, ...] = (0,)
+) -> list[str]:
+    align = ["---" if i in left else "---:" for i in range(len(header))]
+    return ["| " + " | ".join(row) + " |" for row in [header, align, *rows]]
+
+
+def format_markdown(report: Report) -> str:
+    """The tables of :func:`format_table` as markdown (what ``docs/performance.md`` shows)."""
+    by_id = {r.id: r for r in report.results}
+    cfg = report.config
+    out: list[str] = []
+    for target in cfg.get("targets", []):
+        size = cfg.get("target_sizes", {}).get(target, "")
+        out += ["", f"Per card at `{target}`{' ' + size if size else ''}:", ""]
+        rows = _card_rows(by_id, cfg, target, "to pixels, baseline with its gradient per card")
+        out += _md(rows, ["", "fastshare", "Pillow baseline", "ratio", "bytes", "baseline bytes"])
+    workers = [r for r in report.results if r.group == "workers"]
+    if workers:
+        out += ["", "Render pool (encode in the worker, bytes back):", ""]
+        rows = []
+        for result in workers:
+            one = by_id.get(
+                result_id("workers", result.impl, "throughput", result.target, result.format, 1)
+            )
+            scale = f"{result.value / one.value:.2f}×" if one and result.workers != 1 else ""
+            label = f"{result.impl} {result.format} {result.target}"
+            rows.append([label, str(result.workers), _cell(result), scale])
+        out += _md(rows, ["workload", "workers", "images/s", "vs 1 worker"])
+    starts = [r for r in report.results if r.group in ("cold_start", "pool")]
+    if starts:
+        out += ["", "Start-up:", ""]
+        rows = []
+        for result in starts:
+            if result.group == "cold_start":
+                label = f"fresh process → first {result.format}, {result.impl}"
+            elif result.name == "warm_up":
+                label = f"pool start, {result.workers} worker(s), ready for work"
+            else:
+                label = "worker respawn (kill -9 → replacement ready)"
+            rows.append([label, _cell(result)])
+        out += _md(rows, ["", "median"])
+    if report.goals:
+        out += ["", "Goals:", ""]
+        rows = []
+        for goal in report.goals:
+            unit = "×" if goal.unit == "×" else " s"
+            value = "—" if goal.value is None else f"{goal.value:.2f}{unit}"
+            verdict = {True: "met", False: "not met", None: "n/a"}[goal.met]
+            rows.append(
+                [goal.description, f"{goal.op} {goal.limit:g}{unit}", value, verdict, goal.detail]
+            )
+        out += _md(rows, ["goal", "target", "this run", "", "detail"], left=(0, 3, 4))
+    return "\n".join(out).strip() + "\n"
+
+
+def _card_rows(
+    by_id: Mapping[str, Result], cfg: Mapping[str, Any], target: str, percard_label: str
+) -> list[list[str]]:
+    """The per-card rows at ``target``: label, fastshare, baseline, ratio, bytes, baseline bytes."""
+    keys: list[tuple[str, str, str, str | None]] = []
+    formats = cfg.get("formats", [])
+    for stage in STAGES:
+        if stage in ("encode", "write"):
+            keys += [("stage", stage, f"{stage} {fmt}", fmt) for fmt in formats]
+        else:
+            keys.append(("stage", stage, stage, None))
+    keys.append(("pixels", "to_pixels", "to pixels (one call)", None))
+    keys += [("e2e", "end_to_end", f"end to end {fmt}", fmt) for fmt in formats]
+    rows = []
+    for group, name, label, fmt in keys:
+        ours = by_id.get(result_id(group, "fastshare", name, target, fmt))
+        base = by_id.get(result_id(group, "pillow", name, target, fmt))
+        if ours is None and base is None:
+            continue
+        rows.append([label, _cell(ours), _cell(base), _ratio(ours, base), _kb(ours), _kb(base)])
+        percard = by_id.get(result_id(group, "pillow-percard", name, target, fmt))
+        if group == "pixels" and ours is not None and percard is not None:
+            rows.append([percard_label, "", _cell(percard), _ratio(ours, percard), "", ""])
+    return rows
 
 
 def format_comparison(old: Report, new: Report, changes: Sequence[Change]) -> str:

@@ -17,7 +17,7 @@ Thread safety: :func:`card_task` keeps per-process state behind a lock; the rest
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import threading
 from pathlib import Path
 from typing import Any
@@ -161,13 +161,17 @@ def cold_start_code(impl: str, out: str | os.PathLike[str], fmt: str = "png") ->
 
 
 def write_file(path: Path, data: bytes) -> int:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    The file gets the usual permissions (0666 minus the umask), as a plain ``open`` would give.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return len(data)
