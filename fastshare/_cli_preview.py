@@ -25,6 +25,8 @@ __all__ = ["main", "register"]
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+#: the shortest token accepted (the service's own rule for tokens)
+MIN_TOKEN_BYTES = 16
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -134,6 +136,10 @@ def build_config(args: argparse.Namespace) -> Any:
     from fastshare.service.config import ServiceConfig, secret_from_env
 
     tokens = tuple(secret_from_env(name, "--token-env") for name in args.token_env)
+    for name, token in zip(args.token_env, tokens, strict=True):
+        if len(token) < MIN_TOKEN_BYTES:
+            msg = f"the token in ${name} is too short: use at least {MIN_TOKEN_BYTES} random bytes"
+            raise ValueRangeError(msg, field="--token-env", value=name)
     return ServiceConfig(
         workers=args.workers if args.workers is not None else default_workers(),
         tokens=tokens,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -304,6 +305,24 @@ def test_two_saves_in_one_tick_are_both_seen(env: dict[str, Any]) -> None:
         wait_state(client, lambda s: size() == 56, "the restored template")
 
 
+def test_a_template_broken_from_the_start_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "card.json"
+    path.write_text('{"layers": [{"id": "t", "type": "text", "text": "{title}"}]}', "utf-8")
+    app = create_preview_app(path, config=ServiceConfig(workers=1), poll_interval=0.05)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30.0) as client:
+        state = get_state(client)
+        assert state["template"] is None and state["version"] == 0
+        assert state["problems"] and all(p["field"] for p in state["problems"])
+        assert any(p["field"].startswith("layers[0]") for p in state["problems"])
+        r = render(client, "og", data={"title": "x"})
+        assert r.status_code == 400 and r.json()["code"] == "bad_template"
+        fixed = {"layers": [{"id": "t", "type": "text", "text": "{title}", "left": 10, "top": 10}]}
+        write(path, json.dumps(fixed))
+        state = wait_state(client, lambda s: s["version"] == 1, "the first good load")
+        assert state["problems"] == [] and state["template"]["fields"][0]["value"] == "Title"
+        assert render(client, "og", data={"title": "x"}).status_code == 200
+
+
 # --------------------------------------------------------------------------- guard and host
 
 
@@ -379,7 +398,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def test_cli_arguments_and_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_arguments_and_refusals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "card.toml"
     path.write_text(TEMPLATE, encoding="utf-8")
     args = parse(["preview", str(path), "--data", "item.json"])
@@ -393,6 +414,10 @@ def test_cli_arguments_and_refusals(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "template" in capsys.readouterr().err
     assert _cli_preview.main(["preview", str(path), "--token-env", "FASTSHARE_NO_SUCH_VAR"]) == 2
     assert "FASTSHARE_NO_SUCH_VAR" in capsys.readouterr().err
+    monkeypatch.setenv("FASTSHARE_TEST_SHORT_TOKEN", "short")
+    argv = ["preview", str(path), "--token-env", "FASTSHARE_TEST_SHORT_TOKEN"]
+    assert _cli_preview.main(argv) == 2
+    assert "too short" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]", encoding="utf-8")
     assert _cli_preview.main(["preview", str(path), "--data", str(bad)]) == 2

@@ -8,8 +8,11 @@ Routes (added after the service's own by :func:`fastshare.service.create_app`):
   problems and two counters (see :class:`~fastshare.preview.state.PreviewState`); waits up to
   a second for a revision other than ``R`` (a bounded long poll).
 * ``POST /preview/api/image/{target}.{png|jpg|jpeg|webp}?v=N`` with ``{"data": {...}}``: the image,
-  rendered through the service's pool (:meth:`RenderService.image`) with the last good template;
-  ``X-Render-Ms`` / ``Server-Timing`` carry the server-side time (queue, layout, paint, encode).
+  rendered with the last good template by the service's render function
+  (:func:`fastshare.service.worker.render_job`) on the service's pool, at interactive priority,
+  with the service's encoder options. No disk cache and no output key: every answer is a fresh
+  render, so its time means something. ``X-Render-Ms`` is the time in the worker (layout, paint
+  and encode), ``X-Queue-Ms`` the wait for a worker; ``Server-Timing`` has every phase.
 * ``POST /preview/api/boxes?v=N`` with ``{"targets": [...], "data": {...}}``: every layer's box in
   pixels per target, laid out in a pool worker (:func:`fastshare.preview._worker.layout_boxes`).
 
@@ -26,8 +29,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import itertools
 import json
-import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from functools import cache
 from importlib import resources
@@ -40,7 +43,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fastshare import errors
-from fastshare.pool import PRIORITY_INTERACTIVE, PoolFullError
+from fastshare.pool import PRIORITY_INTERACTIVE, PoolFullError, TaskResult
 from fastshare.preview._worker import layout_boxes
 from fastshare.preview.state import PreviewState
 from fastshare.service.core import RenderService
@@ -54,6 +57,7 @@ from fastshare.service.errors import (
 from fastshare.service.limits import MEDIA_TYPES, json_item, parse_format, parse_render_target
 from fastshare.service.routes import endpoint
 from fastshare.service.templates import TemplateInfo
+from fastshare.service.worker import RenderJob, RenderOutput
 from fastshare.targets import Target
 
 __all__ = ["PreviewGuard", "get_state", "is_loopback", "preview_routes"]
@@ -68,6 +72,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 STATE_WAIT = 1.0
 #: the most targets one boxes request may ask for
 MAX_BOX_TARGETS = 16
+#: the ``kind`` label of the preview's renders in the service's metrics
+METRICS_KIND = "preview"
+_TOKENS = itertools.count(1)
 
 _STATIC: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
@@ -170,6 +177,46 @@ def _template(state: PreviewState) -> TemplateInfo:
     return info
 
 
+async def _submit(service: RenderService, fn: Any, *args: Any) -> TaskResult[Any]:
+    """Run ``fn(*args)`` on the service's pool at interactive priority (no retry), timed."""
+    pool = service.pool
+    if not service.ready or pool is None:
+        raise NotReady(service.failure or "the render workers are not ready")
+    metrics = service.metrics
+    outcome = "failed"
+    try:
+        result = await pool.submit_detailed(
+            fn,
+            *args,
+            priority=PRIORITY_INTERACTIVE,
+            timeout=service.render_timeout,
+            queue_timeout=service.queue_timeout,
+            block=False,
+        )
+        outcome = "ok"
+    except PoolFullError as exc:
+        outcome = "overloaded"
+        raise Overloaded(str(exc)) from None
+    except errors.TaskTimeout as exc:
+        # the pool sets ``attempt`` on run timeouts only; a queue timeout has none
+        if getattr(exc, "attempt", None) is None:
+            outcome = "overloaded"
+            raise Overloaded(str(exc)) from None
+        outcome = "timeout"
+        raise RenderTimedOut(str(exc)) from None
+    except errors.ClientError:
+        outcome = "bad_input"
+        raise
+    except errors.WorkerCrashed:
+        outcome = "crashed"
+        raise
+    finally:
+        metrics.renders.inc(METRICS_KIND, outcome)
+    metrics.render_seconds.observe(result.timings.run, METRICS_KIND)
+    metrics.queue_wait.observe(result.timings.queue_wait, METRICS_KIND)
+    return result
+
+
 @endpoint("/preview/api/image/{file}")
 async def image_post(request: Request, service: RenderService) -> Response:
     """``POST /preview/api/image/{target}.{format}?v=N`` with ``{"data": {...}}``: the image."""
@@ -186,18 +233,37 @@ async def image_post(request: Request, service: RenderService) -> Response:
     info = _template(state)
     version = state.version
     item = json_item(info, doc.get("data"), config)
-    started = time.perf_counter()
-    image = await service.image(info, target, fmt, item)
-    elapsed = (time.perf_counter() - started) * 1000.0
+    job = RenderJob(
+        template=info.template,
+        item=item,
+        target=target,
+        format=fmt,
+        options=service.keys.options(fmt),
+        token=f"preview-{next(_TOKENS)}",
+    )
+    result = await _submit(service, service.render_function, job)
+    output = result.value
+    if not isinstance(output, RenderOutput) or output.data is None:
+        msg = f"the render function returned {type(output).__name__}, not image bytes"
+        raise errors.RenderError(msg)
+    timings = result.timings
+    work = output.seconds * 1000.0
+    phases = {name: seconds * 1000.0 for name, seconds in timings.phases.items()}
+    waited = timings.queue_wait * 1000.0
+    total = timings.total * 1000.0
+    server_timing = [f"{name};dur={ms:.2f}" for name, ms in phases.items()]
+    server_timing += [f"queue;dur={waited:.2f}", f"total;dur={total:.2f}"]
     headers = {
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
-        "X-Render-Ms": f"{elapsed:.2f}",
-        "Server-Timing": f"render;dur={elapsed:.2f}",
+        "X-Render-Ms": f"{work:.2f}",
+        "X-Queue-Ms": f"{waited:.2f}",
+        "X-Phases": ", ".join(f"{name}={ms:.2f}" for name, ms in phases.items()),
+        "Server-Timing": ", ".join(server_timing),
         "X-Preview-Version": str(version),
         "X-Image-Size": f"{target.pixel_width}x{target.pixel_height}",
     }
-    return Response(image.data, media_type=MEDIA_TYPES[fmt], headers=headers)
+    return Response(output.data, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 def _box_targets(value: Any, service: RenderService) -> list[Target]:
@@ -217,26 +283,7 @@ async def boxes_post(request: Request, service: RenderService) -> Response:
     info = _template(state)
     version = state.version
     item = json_item(info, doc.get("data"), config)
-    pool = service.pool
-    if not service.ready or pool is None:
-        raise NotReady("the render workers are not ready")
-    try:
-        result = await pool.submit(
-            layout_boxes,
-            info.template,
-            item,
-            tuple(targets),
-            priority=PRIORITY_INTERACTIVE,
-            timeout=service.render_timeout,
-            queue_timeout=service.queue_timeout,
-            block=False,
-        )
-    except PoolFullError as exc:
-        raise Overloaded(str(exc)) from None
-    except errors.TaskTimeout as exc:
-        if getattr(exc, "attempt", None) is None:
-            raise Overloaded(str(exc)) from None
-        raise RenderTimedOut(str(exc)) from None
+    result = (await _submit(service, layout_boxes, info.template, item, tuple(targets))).value
     body = {"version": version, "targets": result}
     return JSONResponse(body, headers=_NO_STORE)
 

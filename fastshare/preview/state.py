@@ -166,8 +166,9 @@ class PreviewState:
         link_dir: Path | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
-        #: the user's template file (as given, made absolute), shown on the page
+        #: the user's template file, made absolute (watched), and as given (shown on the page)
         self.path = Path(os.path.abspath(path))
+        self.shown_path = str(path)
         self.name = name
         self.service = service
         #: the sample item the form starts from (``--data``)
@@ -185,7 +186,7 @@ class PreviewState:
         self.failed_at: float | None = None
         self._stamp: object = _MISSING
         self._digest: str | None = None
-        self._ready_seen = False
+        self._service_seen: tuple[str, bool] = ("", False)
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -231,9 +232,9 @@ class PreviewState:
     async def check(self) -> bool:
         """Look at the file (and the workers); reload on a change. True when anything changed."""
         changed = False
-        ready = self.service.ready
-        if ready != self._ready_seen:
-            self._ready_seen = ready
+        service = (self.service.state, self.service.ready)
+        if service != self._service_seen:
+            self._service_seen = service
             changed = True
         stamp = _stamp(self.path)
         # file systems stamp modification times coarsely (a few ms): two saves in one tick
@@ -353,7 +354,7 @@ class PreviewState:
         if self.info is not None:
             template = {
                 "name": self.name,
-                "file": str(self.path),
+                "file": self.shown_path,
                 "targets": self.targets(),
                 "fields": self.fields(),
                 "loaded_at": self.loaded_at,
@@ -367,7 +368,8 @@ class PreviewState:
         return {
             "revision": self.revision,
             "version": self.version,
-            "file": str(self.path),
+            "file": self.shown_path,
+            "path": str(self.path),
             "template": template,
             "problems": [p.to_dict() for p in self.problems],
             "failed_at": self.failed_at if self.problems else None,

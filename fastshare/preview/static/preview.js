@@ -339,9 +339,14 @@
     card.url = objectUrl;
     if (old) URL.revokeObjectURL(old);
     const ms = Number(resp.headers.get("X-Render-Ms") || "0");
+    const waited = Number(resp.headers.get("X-Queue-Ms") || "0");
+    const phases = (resp.headers.get("X-Phases") || "").replace(/=/g, " ").replace(/([\d.]+)/g,
+      (v) => Number(v).toFixed(1) + " ms");
     card.meta.textContent = "";
     card.meta.append(make("strong", "", FORMAT_LABEL[fmt]), " · " + formatBytes(blob.size) +
       " · rendered in " + ms.toFixed(ms < 10 ? 1 : 0) + " ms");
+    card.meta.title = "in the render worker: " + (phases || ms.toFixed(1) + " ms") +
+      "; waited " + waited.toFixed(1) + " ms for a worker";
     card.error.hidden = true;
     card.error.textContent = "";
     card.fig.classList.remove("failed", "pending");
@@ -487,6 +492,7 @@
     state = s;
     revision = s.revision;
     $("file").textContent = s.file;
+    $("file").title = "watching " + s.path;
     document.title = (s.template ? s.template.name : "template") + " · fastshare preview";
     showProblems(s);
     const [text, kind] = describe(s);
