@@ -428,8 +428,10 @@ def test_compare_flags_only_changes_outside_the_combined_band() -> None:
 def test_compare_mentions_machine_differences() -> None:
     old, new = _report([_result()]), _report([_result()])
     new.machine = dict(new.machine, cpu_model="Another CPU")
+    new.load = {"other_cores": 1.2}
     text = format_comparison(old, new, compare(old, new))
     assert "machines differ" in text and "Another CPU" in text
+    assert "other load: old ? cores, new 1.20 cores — a busy machine" in text
 
 
 def test_table_shows_stages_ratios_and_goals() -> None:

@@ -751,6 +751,13 @@ def format_comparison(old: Report, new: Report, changes: Sequence[Change]) -> st
     diffs = machine_differences(old, new)
     if diffs:
         lines.append("machines differ: " + "; ".join(diffs))
+    loads = [old.load.get("other_cores"), new.load.get("other_cores")]
+    if any(v is not None for v in loads):
+        shown = ["?" if v is None else f"{v:.2f}" for v in loads]
+        note = ""
+        if any(v is not None and v > 0.15 for v in loads):
+            note = " — a busy machine slows every row of that run alike; compare ratios instead"
+        lines.append(f"other load: old {shown[0]} cores, new {shown[1]} cores{note}")
     order = {"worse": 0, "better": 1, "same": 2}
     rows = []
     for change in sorted(changes, key=lambda c: (order[c.verdict], c.id)):
