@@ -17,6 +17,7 @@
   const EXTENSION = { png: "png", jpeg: "jpg", webp: "webp" };
   const GAP = 16;
   const CARD_PAD = 18;
+  const MIN_READABLE = 0.18;
 
   let state = null;
   let revision = -1;
@@ -245,9 +246,13 @@
       const room = Math.max(240, window.innerHeight - 150);
       s = Math.min(1, fitWidth, room / t.height);
     } else {
+      // all in one row if that stays readable, else two per row, else one per row
       const total = targets.reduce((sum, t) => sum + t.width, 0);
       const row = (avail - targets.length * CARD_PAD - (targets.length - 1) * GAP) / total;
-      s = row >= 0.18 ? Math.min(row, 0.5) : Math.min(0.5, fitWidth);
+      const pair = (avail - 2 * CARD_PAD - GAP) / (2 * widest);
+      if (row >= MIN_READABLE) s = Math.min(row, 0.5);
+      else if (pair >= MIN_READABLE) s = Math.min(pair, 0.5);
+      else s = Math.min(0.5, fitWidth);
     }
     s = Math.max(0.05, s);
     targets.forEach((t) => {
