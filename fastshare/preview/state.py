@@ -146,8 +146,9 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 def _digest(path: Path) -> str | None:
     """The SHA-256 of the file's bytes, or None when it cannot be read (or is over the cap)."""
     try:
-        if path.stat().st_size > MAX_TEMPLATE_BYTES:
-            return f"size:{path.stat().st_size}"
+        size = path.stat().st_size
+        if size > MAX_TEMPLATE_BYTES:
+            return f"size:{size}"  # never read: loading reports it as too large
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
