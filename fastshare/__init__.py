@@ -36,10 +36,19 @@ from fastshare.errors import (
 from fastshare.targets import DEFAULT_TARGETS, MAX_PIXELS, TARGETS, Target, parse_target
 
 if TYPE_CHECKING:
+    from fastshare.backfiller import BackfillSummary, backfill, backfill_async
     from fastshare.encode import encode, encode_to
-    from fastshare.pipeline import ShareImageGenerator, run_pipeline
+    from fastshare.gradients import ConicGradient, LinearGradient, RadialGradient, Stop
+    from fastshare.identity import output_key
+    from fastshare.pipeline import (
+        FunctionGenerator,
+        PipelineResult,
+        ShareImageGenerator,
+        run_pipeline,
+    )
     from fastshare.planner import TargetPlan, plan
-    from fastshare.pool import RenderPool, SyncRenderPool
+    from fastshare.pool import PoolFullError, RenderPool, SyncRenderPool
+    from fastshare.registry import ImageRecord, Registry, RegistrySink
     from fastshare.renderer import (
         DisplayList,
         Renderer,
@@ -48,9 +57,10 @@ if TYPE_CHECKING:
         render,
         render_image,
     )
-    from fastshare.sinks import DirectorySink, Sink
+    from fastshare.sinks import DirectorySink, MemorySink, Sink
+    from fastshare.stores import DirectoryStore, OutputStore
     from fastshare.template import Template, load_template
-    from fastshare.text import FontRegistry, TextStyle, measure
+    from fastshare.text import FontRegistry, TextLayout, TextStyle, draw_text, layout_text, measure
 
 __version__ = "0.1.0"
 
@@ -58,19 +68,32 @@ __all__ = [
     "DEFAULT_TARGETS",
     "MAX_PIXELS",
     "TARGETS",
+    "BackfillSummary",
     "CancelledError",
     "ClientError",
     "Color",
     "ColorError",
+    "ConicGradient",
     "DataError",
     "DirectorySink",
+    "DirectoryStore",
     "DisplayList",
     "EncodeError",
     "FastshareError",
     "FontError",
     "FontRegistry",
+    "FunctionGenerator",
+    "ImageRecord",
     "LimitError",
+    "LinearGradient",
+    "MemorySink",
     "MissingGlyphError",
+    "OutputStore",
+    "PipelineResult",
+    "PoolFullError",
+    "RadialGradient",
+    "Registry",
+    "RegistrySink",
     "RenderError",
     "RenderPool",
     "RenderResult",
@@ -79,6 +102,7 @@ __all__ = [
     "ShareImageBounceError",
     "ShareImageGenerator",
     "Sink",
+    "Stop",
     "SyncRenderPool",
     "Target",
     "TargetPlan",
@@ -87,14 +111,20 @@ __all__ = [
     "TemplateError",
     "TemplateGenerator",
     "TextError",
+    "TextLayout",
     "TextStyle",
     "ValueRangeError",
     "WorkerCrashed",
     "__version__",
+    "backfill",
+    "backfill_async",
+    "draw_text",
     "encode",
     "encode_to",
+    "layout_text",
     "load_template",
     "measure",
+    "output_key",
     "parse_color",
     "parse_target",
     "plan",
@@ -104,23 +134,43 @@ __all__ = [
 ]
 
 _LAZY: dict[str, str] = {
+    "BackfillSummary": "fastshare.backfiller",
+    "ConicGradient": "fastshare.gradients",
     "DirectorySink": "fastshare.sinks",
+    "DirectoryStore": "fastshare.stores",
     "DisplayList": "fastshare.renderer",
     "FontRegistry": "fastshare.text",
+    "FunctionGenerator": "fastshare.pipeline",
+    "ImageRecord": "fastshare.registry",
+    "LinearGradient": "fastshare.gradients",
+    "MemorySink": "fastshare.sinks",
+    "OutputStore": "fastshare.stores",
+    "PipelineResult": "fastshare.pipeline",
+    "PoolFullError": "fastshare.pool",
+    "RadialGradient": "fastshare.gradients",
+    "Registry": "fastshare.registry",
+    "RegistrySink": "fastshare.registry",
     "RenderPool": "fastshare.pool",
     "RenderResult": "fastshare.renderer",
     "Renderer": "fastshare.renderer",
     "ShareImageGenerator": "fastshare.pipeline",
     "Sink": "fastshare.sinks",
+    "Stop": "fastshare.gradients",
     "SyncRenderPool": "fastshare.pool",
     "TargetPlan": "fastshare.planner",
     "Template": "fastshare.template",
     "TemplateGenerator": "fastshare.renderer",
+    "TextLayout": "fastshare.text",
     "TextStyle": "fastshare.text",
+    "backfill": "fastshare.backfiller",
+    "backfill_async": "fastshare.backfiller",
+    "draw_text": "fastshare.text",
     "encode": "fastshare.encode",
     "encode_to": "fastshare.encode",
+    "layout_text": "fastshare.text",
     "load_template": "fastshare.template",
     "measure": "fastshare.text",
+    "output_key": "fastshare.identity",
     "plan": "fastshare.planner",
     "render": "fastshare.renderer",
     "render_image": "fastshare.renderer",
