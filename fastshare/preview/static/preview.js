@@ -18,6 +18,7 @@
   const GAP = 16;
   const CARD_PAD = 18;
   const MIN_READABLE = 0.18;
+  const BOX_BORDER = 2;
 
   let state = null;
   let revision = -1;
@@ -441,15 +442,26 @@
   }
 
   function separateLabels(layer) {
+    // each label sits just above its box if there is room in the frame, else inside it, moved
+    // down a line at a time while it would cover a label placed before it
+    const frame = layer.getBoundingClientRect();
     const placed = [];
     layer.querySelectorAll(".box-id").forEach((label) => {
-      label.style.top = "";
-      let rect = label.getBoundingClientRect();
-      for (let tries = 0; tries < 6 && placed.some((r) => overlaps(r, rect)); tries++) {
-        label.style.top = ((tries + 1) * rect.height - 2) + "px";
-        rect = label.getBoundingClientRect();
+      const box = label.parentElement.getBoundingClientRect();
+      const h = label.offsetHeight;
+      const w = label.offsetWidth;
+      const rectAt = (dy) => ({ left: box.left, right: box.left + w, top: box.top + dy,
+        bottom: box.top + dy + h });
+      let chosen = 0;
+      for (const dy of [-h, 0, h, 2 * h, 3 * h, -2 * h]) {
+        const rect = rectAt(dy);
+        if (rect.top < frame.top || rect.bottom > frame.bottom) continue;
+        if (placed.some((r) => overlaps(r, rect))) continue;
+        chosen = dy;
+        break;
       }
-      placed.push(rect);
+      label.style.top = (chosen - BOX_BORDER) + "px";
+      placed.push(rectAt(chosen));
     });
   }
 
