@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  fastshare backfill card.toml posts.jsonl --out cards/ --targets og,square,story\n"
             "  fastshare bench --suite quick\n"
             "  fastshare serve --templates templates/ --workers 2\n"
+            "  fastshare preview card.toml --data item.json\n"
             "  fastshare targets\n"
         ),
     )
@@ -101,11 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     targets.add_argument("--json", action="store_true", help="print JSON")
     targets.set_defaults(func=_cmd_targets)
 
-    from fastshare import _cli_backfill, _cli_bench, _cli_serve
+    from fastshare import _cli_backfill, _cli_bench, _cli_preview, _cli_serve
 
     _cli_backfill.register(sub)
     _cli_bench.register(sub)
     _cli_serve.register(sub)
+    _cli_preview.register(sub)
     return parser
 
 
