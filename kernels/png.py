@@ -252,9 +252,10 @@ def filter_rows(
     src : uint8[:, ::1], shape (H, S)
         The image's rows, S = W * bpp.
     mask : uint8[::1], length >= S
-        Scratch for the adaptive method (any length otherwise).
+        Scratch for the adaptive method (any length otherwise; too short, and adaptive rows all
+        stay unfiltered rather than touch memory out of bounds).
     words : uint64[::1], length >= S // 8 + 2
-        Scratch for the adaptive method (any length otherwise).
+        Scratch for the adaptive method, as ``mask``.
     bpp : int64
         Bytes per pixel, 1..8.
     method : int64
@@ -270,13 +271,14 @@ def filter_rows(
     h = src.shape[0]
     n = src.shape[1]
     filtered = 0
+    scratch_ok = mask.shape[0] >= n and words.shape[0] >= n // 8 + 2
     for y in range(h):
         cur = src[y]
         out = dst[y, 1:]
         f = method
         if f == FILTER_ADAPTIVE:
             f = FILTER_NONE
-            if y > 0 and n >= 4 * bpp:
+            if y > 0 and n >= 4 * bpp and scratch_ok:
                 unmatched, windows = _unmatched_windows(mask, words, cur, src[y - 1], bpp)
                 if unmatched > max_unmatched * windows:
                     f = _best_filter(cur, src[y - 1], bpp)

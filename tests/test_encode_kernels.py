@@ -117,3 +117,11 @@ def test_adaptive_threshold_is_an_argument():
     _, all_filtered = run_kernel(noise, 3, FILTER_ADAPTIVE, max_unmatched=0.0)
     assert none_filtered == 0
     assert all_filtered == h - 1
+
+
+def test_adaptive_with_short_scratch_stays_in_bounds_and_unfiltered():
+    noise = np.random.default_rng(5).integers(0, 256, (6, 30), dtype=np.uint8)
+    dst = np.empty((6, 31), np.uint8)
+    count = filter_rows(dst, noise, np.empty(3, np.uint8), np.empty(1, np.uint64), 3, 5, 0.0)
+    assert count == 0
+    np.testing.assert_array_equal(dst, ref.reference_filter_rows(noise, 3, FILTER_NONE)[0])
