@@ -539,3 +539,32 @@ def test_read_only_frames_are_accepted(og):
     for fmt in ("png", "jpeg", "webp", "bmp"):
         assert decode(encode(frame, fmt)).shape == (30, 40, 3)
     np.testing.assert_array_equal(decode(encode(frame, "png")), og[:30, :40])
+
+
+@pytest.fixture(scope="module")
+def example_cards() -> dict[str, np.ndarray]:
+    """The bundled example templates rendered at og and story (skipped if rendering fails:
+    the renderer is another stage, tested on its own)."""
+    try:
+        from fastshare.examples import example_path, sample_items
+        from fastshare.renderer import render
+
+        item = sample_items()[0]
+        return {
+            f"{name}/{target}": render(example_path(name), item, target)  # type: ignore[arg-type]
+            for name in ("card-a", "photo")
+            for target in ("og", "story")
+        }
+    except Exception as exc:
+        pytest.skip(f"example cards unavailable: {type(exc).__name__}: {exc}")
+
+
+def test_png_example_cards_round_trip_exactly(example_cards):
+    for name, frame in example_cards.items():
+        for level in PNG_LEVELS:
+            data = encode(frame, "png", level=level)
+            np.testing.assert_array_equal(decode(data), frame, err_msg=f"{name} {level}")
+        for fmt, bound in (("jpeg", JPEG_PSNR_420), ("webp", WEBP_PSNR)):
+            out = decode(encode(frame, fmt))
+            assert out.shape == frame.shape
+            assert psnr(out, frame) > bound, (name, fmt)  # measured 41-46 dB
