@@ -41,7 +41,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fastshare.encode import encode
+from fastshare.encoders import encode
 
 SECONDS = float(os.environ.get("FASTSHARE_BENCH_SECONDS", "0.6"))
 #: how long to wait for other processes to go quiet before each measurement (seconds)

@@ -37,7 +37,7 @@ from fastshare.targets import DEFAULT_TARGETS, MAX_PIXELS, TARGETS, Target, pars
 
 if TYPE_CHECKING:
     from fastshare.backfiller import BackfillSummary, backfill, backfill_async
-    from fastshare.encode import encode, encode_to
+    from fastshare.encoders import encode, encode_to
     from fastshare.gradients import ConicGradient, LinearGradient, RadialGradient, Stop
     from fastshare.identity import output_key
     from fastshare.pipeline import (
@@ -165,8 +165,8 @@ _LAZY: dict[str, str] = {
     "backfill": "fastshare.backfiller",
     "backfill_async": "fastshare.backfiller",
     "draw_text": "fastshare.text",
-    "encode": "fastshare.encode",
-    "encode_to": "fastshare.encode",
+    "encode": "fastshare.encoders",
+    "encode_to": "fastshare.encoders",
     "layout_text": "fastshare.text",
     "load_template": "fastshare.template",
     "measure": "fastshare.text",

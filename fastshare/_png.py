@@ -3,7 +3,7 @@
 Invariants:
 
 * Input: a C-contiguous ``uint8`` array, H×W×C with C = 1 (gray), 2 (gray + alpha), 3 (RGB) or
-  4 (RGBA, straight alpha), already validated by :mod:`fastshare.encode`. It is only read.
+  4 (RGBA, straight alpha), already validated by :mod:`fastshare.encoders`. It is only read.
 * Output: an 8-bit PNG (colour type 0, 4, 2 or 6), no interlace, one zlib stream split over
   IDAT chunks of at most ``idat_size`` bytes, an ``sRGB`` chunk unless disabled, optional
   ``tEXt``/``iTXt`` chunks, nothing else (no time stamp, no gamma, no physical size).

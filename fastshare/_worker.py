@@ -10,7 +10,7 @@ then warms up once:
 2. imports the ``preload`` modules;
 3. runs the warm-up hook (:func:`warm_up` by default: imports every ``fastshare.kernels`` module,
    calls the ``warm_up()`` functions that ``fastshare.paint`` / ``fastshare.text`` /
-   ``fastshare.encode`` provide, and paints and encodes one card so numba's on-disk cache is
+   ``fastshare.encoders`` provide, and paints and encodes one card so numba's on-disk cache is
    loaded), then the user's initializer;
 4. freezes the garbage collector's view of everything loaded (copy-on-write stays shared).
 
@@ -55,7 +55,7 @@ __all__ = ["TEMPLATE_ENV", "main", "warm_up"]
 TEMPLATE_ENV = "FASTSHARE_TEMPLATE_PROCESS"
 
 #: modules whose ``warm_up()`` function the default warm-up calls when they exist
-WARM_UP_MODULES = ("fastshare.paint", "fastshare.gradients", "fastshare.text", "fastshare.encode")
+WARM_UP_MODULES = ("fastshare.paint", "fastshare.gradients", "fastshare.text", "fastshare.encoders")
 
 
 # --------------------------------------------------------------------------- default warm-up

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  fastshare demo --out cards/\n"
-            "  fastshare render card.toml --data '{\"title\": \"Hi\"}' --target og --out og.png\n"
+            '  fastshare render card.toml --data \'{"title": "Hi"}\' --target og --out og.png\n'
             "  fastshare validate card.toml\n"
             "  fastshare backfill card.toml posts.jsonl --out cards/ --targets og,square,story\n"
             "  fastshare bench --suite quick\n"
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render one item with a template for one or more targets.",
         epilog=(
             "examples:\n"
-            "  fastshare render card.toml --data '{\"title\": \"Hi\"}' --out og.png\n"
+            '  fastshare render card.toml --data \'{"title": "Hi"}\' --out og.png\n'
             "  fastshare render card.toml --data-file item.json --target og,story --out cards/\n"
             "  fastshare render card.toml --data-file item.json --format jpeg --out card.jpg"
         ),
@@ -220,7 +220,7 @@ def _load_item(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from fastshare.encode import encode_to, format_from_path
+    from fastshare.encoders import encode_to, format_from_path
     from fastshare.renderer import Renderer
     from fastshare.targets import parse_targets
     from fastshare.template import load_template

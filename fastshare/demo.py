@@ -206,7 +206,7 @@ def run_demo(out_dir: Path, *, fmt: str = "png", quiet: bool = False) -> list[Pa
     has the fields it needs, at every preset target, written to
     ``out_dir/<template>/<item>/<target>.<ext>``; plus the kernel showcase in ``out_dir/showcase``.
     """
-    from fastshare.encode import encode_to
+    from fastshare.encoders import encode_to
     from fastshare.examples import EXAMPLES, example_path, sample_items
     from fastshare.renderer import Renderer
     from fastshare.targets import TARGETS

@@ -158,35 +158,14 @@ def font_digest(extra: Iterable[str | os.PathLike[str]] = ()) -> str:
 def encoder_identity(fmt: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Which encoder writes ``fmt`` here, and with what: part of the output key.
 
-    With :mod:`fastshare.encode` installed this is its ``encoder_config``: the canonical format,
-    the engine, every option with defaults filled in (so ``quality=85`` and no option give the
-    same key when 85 is the default) and the versions of the libraries that produce the bytes.
-    Invalid options raise :class:`~fastshare.errors.EncodeError` here, before any work. Without
-    it, the Pillow fallback of :func:`fastshare.pipeline.encode_frame`, with Pillow's version.
+    It is :func:`fastshare.encoders.encoder_config`: the canonical format, the engine, every
+    option with defaults filled in (so ``quality=85`` and no option give the same key when 85 is
+    the default) and the versions of the libraries that produce the bytes. Invalid options raise
+    :class:`~fastshare.errors.EncodeError` here, before any work.
     """
-    encode_module = _encode_module()
-    opts = dict(options or {})
-    config = getattr(encode_module, "encoder_config", None)
-    if callable(config):
-        return {"encoder": "fastshare", **config(normalize_format(fmt), **opts)}
-    import PIL
+    from fastshare.encoders import encoder_config
 
-    return {
-        "encoder": "pillow",
-        "version": str(PIL.__version__),
-        "format": normalize_format(fmt),
-        "options": dict(sorted(opts.items())),
-    }
-
-
-def _encode_module() -> Any:
-    try:
-        import fastshare.encode as encode_module  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "fastshare.encode":
-            raise
-        return None
-    return encode_module
+    return {"encoder": "fastshare", **encoder_config(normalize_format(fmt), **dict(options or {}))}
 
 
 # --------------------------------------------------------------------------- the plan

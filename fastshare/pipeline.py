@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-import io
 import json
 import pickle
 import signal
@@ -132,46 +131,11 @@ class FunctionGenerator:
 # --------------------------------------------------------------------------- encoding
 
 
-_encoder: Callable[..., bytes] | None = None
-_encoder_resolved = False
-
-
-def _resolve_encoder() -> Callable[..., bytes] | None:
-    global _encoder, _encoder_resolved
-    if not _encoder_resolved:
-        try:
-            from fastshare.encode import encode  # type: ignore[import-not-found, unused-ignore]
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("fastshare.encode",):
-                raise
-            _encoder = None
-        else:
-            _encoder = encode
-        _encoder_resolved = True
-    return _encoder
-
-
-_PILLOW_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
-
-
-def _pillow_encode(frame: np.ndarray[Any, Any], fmt: str, **options: Any) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    try:
-        Image.fromarray(frame).save(buf, _PILLOW_FORMATS.get(fmt.lower(), fmt.upper()), **options)
-    except (KeyError, ValueError, OSError) as exc:
-        msg = f"Pillow cannot encode this frame as {fmt!r}: {exc}"
-        raise errors.EncodeError(msg, field="format", value=fmt) from exc
-    return buf.getvalue()
-
-
 def encode_frame(frame: np.ndarray[Any, Any], fmt: str = "png", **options: Any) -> bytes:
-    """Encode an H×W×3 ``uint8`` frame: ``fastshare.encode.encode`` when present, else Pillow."""
-    encoder = _resolve_encoder()
-    if encoder is not None:
-        return encoder(frame, fmt, **options)
-    return _pillow_encode(frame, fmt, **options)
+    """Encode an H×W×3 ``uint8`` frame with :func:`fastshare.encoders.encode`."""
+    from fastshare.encoders import encode
+
+    return encode(frame, fmt, **options)
 
 
 # --------------------------------------------------------------------------- identity

@@ -1,13 +1,12 @@
 """The one place the benchmark harness imports fastshare's encoders from.
 
-The encoder module is being renamed (``fastshare.encode`` → ``fastshare.encoders``); only the
-import line below changes then. :data:`ENCODER_MODULE` is the module's name, for the code the
-cold-start measurement runs in a fresh interpreter.
+:data:`ENCODER_MODULE` is the module's name, for the code the cold-start measurement runs in a
+fresh interpreter.
 """
 
 from __future__ import annotations
 
-from fastshare.encode import encode, encode_to
+from fastshare.encoders import encode, encode_to
 
 __all__ = ["ENCODER_MODULE", "encode", "encode_to"]
 

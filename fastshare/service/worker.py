@@ -50,7 +50,7 @@ _RENDERER: Renderer | None = None
 
 def encoders() -> ModuleType:
     """The encoder module (the one place the service imports it)."""
-    import fastshare.encode as module
+    import fastshare.encoders as module
 
     return module
 

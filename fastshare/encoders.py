@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
-import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -408,19 +406,3 @@ def warm_up() -> None:
     encode(frame, "jpeg")
     encode(frame, "webp")
     pillow_formats()
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`encode`.
-
-    ``fastshare.encode`` names both this module and the function the package exports. Importing
-    the module (``from fastshare.encode import ...``) binds the package attribute to the module,
-    so the package's lazy export of the function can be shadowed; making the module callable
-    keeps ``fastshare.encode(frame, "png")`` working in every import order.
-    """
-
-    def __call__(self, frame: np.ndarray, format: str = "png", **options: Any) -> bytes:
-        return encode(frame, format, **options)
-
-
-sys.modules[__name__].__class__ = _CallableModule
