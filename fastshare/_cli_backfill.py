@@ -34,11 +34,16 @@ examples:
   fastshare backfill card.toml posts.jsonl --out cards/ --dry-run --list
   fastshare backfill card.toml posts.jsonl --out cards/ --retry-failed
   fastshare backfill card.toml posts.jsonl --out cards/ --pattern '{shard}/{item_id}-{target}.{ext}'
+  fastshare backfill card.toml posts.jsonl --out /mnt/cards/ --engine dask --scheduler tcp://sched:8786
+  fastshare backfill card.toml posts.jsonl --out cards/ --engine dask --local 2
 
 INPUT is JSON Lines (.jsonl, '-' for stdin), CSV (header row) or a directory of .json files,
 streamed. Outputs already rendered with the same template, data, fonts and encoder settings
 are skipped, so rerunning a command resumes it. The registry (SQLite) defaults to
 DIR/.fastshare/registry.sqlite and failures go to DIR/.fastshare/failures.jsonl.
+
+--engine dask runs chunks of --batch-size items (default 200) on Dask distributed (needs
+pip install 'fastshare[dask]'); --out must be on storage every worker sees at the same path.
 
 exit codes: 0 all done, 1 some outputs failed, 2 bad usage/template/input, 130 interrupted.
 """
@@ -139,6 +144,23 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds one output may take before it fails",
     )
+    p.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: this machine's worker pool (default); dask: a Dask cluster",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="with --engine dask: the scheduler's address, e.g. tcp://10.0.0.5:8786",
+    )
+    p.add_argument(
+        "--local",
+        type=int,
+        metavar="N",
+        help="with --engine dask: start a LocalCluster of N worker processes",
+    )
     p.add_argument("--fsync", action="store_true", help="flush files and registry to disk")
     p.add_argument("--quiet", action="store_true", help="no progress bar: a log line every 10 s")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -186,6 +208,15 @@ def run_backfill_command(args: argparse.Namespace, argv: Sequence[str] | None = 
         raise ValueRangeError("must be >= 0", field="--limit", value=args.limit)
     if args.workers is not None and args.workers < 1:
         raise ValueRangeError("must be >= 1", field="--workers", value=args.workers)
+    if args.engine == "local" and (args.scheduler is not None or args.local is not None):
+        name = "--scheduler" if args.scheduler is not None else "--local"
+        msg = "needs --engine dask"
+        raise ValueRangeError(msg, field=name, value=args.scheduler or args.local)
+    if args.engine == "dask" and (args.scheduler is None) == (args.local is None):
+        msg = "dask needs --scheduler ADDR or --local N (one of them)"
+        raise ValueRangeError(msg, field="--engine", value="dask")
+    if args.local is not None and args.local < 1:
+        raise ValueRangeError("must be >= 1", field="--local", value=args.local)
     if args.retry_failed:
         _, default_failures = default_paths(args.out, args.db)
         failures = str(args.failures) if args.failures else default_failures
@@ -267,6 +298,9 @@ def run_backfill_command(args: argparse.Namespace, argv: Sequence[str] | None = 
                 batch_size=args.batch_size,
                 timeout=args.timeout,
                 fsync=args.fsync,
+                engine=args.engine,
+                scheduler=args.scheduler,
+                local=args.local,
                 progress=progress,
                 listing=listing if args.list else None,
                 stop=stop,

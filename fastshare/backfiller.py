@@ -28,6 +28,10 @@ Invariants:
 * **Duplicate item ids** in one input: the first occurrence is rendered, later ones are failures
   (``code: duplicate``) naming where the first one was.
 
+Engines: ``engine="local"`` (the default) runs tasks on a :class:`~fastshare.pool.RenderPool`;
+``engine="dask"`` runs chunks of hundreds of items on a Dask cluster through
+:mod:`fastshare.dask_engine`, with the same orchestration, registry and failure handling.
+
 Thread safety: a backfill runs on one asyncio event loop; :func:`backfill` runs one in a private
 loop (in a helper thread when the calling thread already runs a loop).
 """
@@ -46,7 +50,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -637,6 +641,7 @@ class _Backfill:
         workers: int | None,
         keys: KeyBuilder,
         stop_file: str,
+        pool_factory: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.template = template
         self.targets = targets
@@ -678,6 +683,7 @@ class _Backfill:
         if options:
             self.metadata["options"] = dict(sorted(options.items()))
         self.pool = pool
+        self.pool_factory = pool_factory
         self.workers = workers
         self.owned_pool = False
         self.stop_file = stop_file
@@ -864,6 +870,8 @@ class _Backfill:
         """The pool: the caller's, or one started on first use (a run with nothing to render
         never starts one). Its workers fork from a template process that has already built
         the renderer, loaded this template and planned every target."""
+        if self.pool is None and self.pool_factory is not None:  # another engine (Dask)
+            self.pool, self.owned_pool = await self.pool_factory(), True
         if self.pool is None:
             from fastshare.pool import RenderPool
 
@@ -903,7 +911,11 @@ class _Backfill:
         await self._submit(batch)
 
     async def _wait_room(self) -> None:
-        limit = self.window or max(4, 4 * getattr(self.pool, "workers", 2))
+        limit = (
+            self.window
+            or getattr(self.pool, "window", None)  # an engine that sizes its own window
+            or max(4, 4 * getattr(self.pool, "workers", 2))
+        )
         while len(self._inflight) >= limit:
             self._commit()
             done, _ = await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
@@ -926,6 +938,7 @@ class _Backfill:
             if len(batch.jobs) > 1 and not batch.split:
                 # isolate the output that kills its worker: resubmit one output per task
                 for job in batch.jobs:
+                    self.store.sweep(job.location)  # the dead attempts' temporary files
                     item = next(p[1] for p in batch.payload if p[0] == job.item_id)
                     single = _Batch([(job.item_id, item, [(job.target, job.location)])], [job],
                                     split=True)  # fmt: skip
@@ -938,6 +951,9 @@ class _Backfill:
             for job in batch.jobs:
                 self._job_failed(job, exc.code, str(exc), exc.field)
             return
+        if result.attempt > 1:  # an earlier attempt died mid-chunk: drop its temporary files
+            for job in batch.jobs:
+                self.store.sweep(job.location)
         if not batch.split:
             self._learn(batch, result.timings.run)
         for key, value in result.timings.phases.items():
@@ -1059,6 +1075,10 @@ class _Backfill:
             with contextlib.suppress(OSError):
                 Path(self.stop_file).parent.mkdir(parents=True, exist_ok=True)
                 Path(self.stop_file).touch()
+            request_stop = getattr(self.pool, "request_stop", None)  # remote workers (Dask)
+            if request_stop is not None:
+                with contextlib.suppress(Exception):
+                    await request_stop(self.run_id)
             with contextlib.suppress(BaseException):
                 await asyncio.wait(set(self._inflight), timeout=_CANCEL_GRACE)
             if any(not f.done() for f in self._inflight):
@@ -1101,6 +1121,53 @@ async def _records(source: Any) -> AsyncIterator[InputRecord]:
         yield rec
         if n % 64 == 63:
             await asyncio.sleep(0)  # let finished tasks' callbacks run while reading fast
+
+
+def _check_engine(
+    engine: str, scheduler: Any, local: int | None, *, workers: Any, timeout: Any, pool: Any
+) -> None:
+    """Validate the engine options before any work (and that Dask is installed for it)."""
+    if engine not in ("local", "dask"):
+        raise errors.ValueRangeError("must be 'local' or 'dask'", field="engine", value=engine)
+    if engine == "local":
+        if scheduler is not None or local is not None:
+            name = "scheduler" if scheduler is not None else "local"
+            msg = "is an option of the dask engine; pass engine='dask' (--engine dask)"
+            raise errors.ValueRangeError(msg, field=name, value=scheduler or local)
+        return
+    if (scheduler is None) == (local is None):
+        msg = "the dask engine needs either a scheduler address or local=N worker processes"
+        raise errors.ValueRangeError(msg, field="scheduler", value=scheduler)
+    if local is not None and (isinstance(local, bool) or not isinstance(local, int) or local < 1):
+        raise errors.ValueRangeError("must be >= 1", field="local", value=local)
+    for name, value, hint in (
+        ("workers", workers, "the cluster decides; use local=N for a LocalCluster"),
+        ("timeout", timeout, "Dask cannot interrupt a running task"),
+        ("pool", pool, "the dask engine starts its own client"),
+    ):
+        if value is not None:
+            msg = f"is not supported with the dask engine ({hint})"
+            raise errors.ValueRangeError(msg, field=name, value=value)
+    from fastshare.dask_engine import require_dask
+
+    require_dask()
+
+
+def _dask_pool_factory(job: _Backfill, scheduler: Any, local: int | None) -> Any:
+    """Starts the Dask engine's pool on first use, warmed for ``job``'s template and targets."""
+    from fastshare.dask_engine import start_pool
+
+    def factory() -> Awaitable[Any]:
+        return start_pool(
+            scheduler=scheduler,
+            local=local,
+            warm=(job.token, job.blob, tuple(job.targets)),
+            font_paths=tuple(str(p) for p in job.template.font_paths),
+            fmt=job.fmt,
+            options=job.options,
+        )
+
+    return factory
 
 
 def _sweep_inflight(registry: Registry, store: OutputStore) -> int:
@@ -1165,9 +1232,17 @@ async def backfill_async(
     listing: Callable[[str, str, str, str], None] | None = None,
     pool: Any = None,
     stop: asyncio.Event | None = None,
+    engine: Literal["local", "dask"] = "local",
+    scheduler: Any = None,
+    local: int | None = None,
 ) -> BackfillSummary:
     """Render every item of ``items`` for every target into ``out``; see :func:`backfill`."""
     started = time.monotonic()
+    _check_engine(engine, scheduler, local, workers=workers, timeout=timeout, pool=pool)
+    if engine == "dask" and batch_size is None:
+        from fastshare.dask_engine import DEFAULT_CHUNK_ITEMS
+
+        batch_size = DEFAULT_CHUNK_ITEMS
     if limit is not None and (isinstance(limit, bool) or limit < 0):
         raise errors.ValueRangeError("must be >= 0", field="limit", value=limit)
     if workers is not None and (isinstance(workers, bool) or workers < 1):
@@ -1283,6 +1358,8 @@ async def backfill_async(
                 else f"{db_path}.stop-{summary.run_id[:12]}"
             ),
         )
+        if engine == "dask":
+            job.pool_factory = _dask_pool_factory(job, scheduler, local)
         try:
             if retry is None or total:  # a retry with no failures recorded has nothing to do
                 await job.run(_records(source))
@@ -1333,6 +1410,12 @@ def backfill(
     ``window`` (tasks in flight), ``fsync``, ``progress`` (``"bar"``, ``"log"``, a callable
     taking a dict, or None), ``listing`` (called with action, item id, target, path for each
     output), ``pool`` (a started :class:`~fastshare.pool.RenderPool` to reuse).
+
+    Scale-out: ``engine="dask"`` runs the chunks (``batch_size`` items each, default
+    :data:`fastshare.dask_engine.DEFAULT_CHUNK_ITEMS`) on Dask distributed, with
+    ``scheduler="tcp://host:8786"`` (or a ``distributed.Client`` / cluster) or ``local=N`` (a
+    LocalCluster of N worker processes); the client keeps the registry. Needs
+    ``pip install 'fastshare[dask]'``; see docs/scaling.md.
 
     From async code, ``await backfill_async(...)`` (same arguments, plus ``stop``: an
     ``asyncio.Event`` that finishes in-flight work and returns an ``interrupted`` summary).
