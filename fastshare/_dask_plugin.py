@@ -19,16 +19,14 @@ does in the worker process what the local pool's template process does once:
 The heavy part runs on the worker's task thread (its default executor), so the thread that
 renders is the one that was warmed, and the worker's event loop keeps answering heartbeats.
 
-With ``ignore_sigint`` (set for the LocalCluster the CLI starts, whose workers share the
-terminal's process group) the worker ignores Ctrl-C: the backfill decides what an interrupt
-does (finish the chunks in flight, or cancel them on the second one).
+(The LocalCluster workers that ``local=N`` starts also ignore Ctrl-C, from the moment they
+start: :mod:`fastshare._dask_local_worker`.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -59,14 +57,11 @@ class WarmUpPlugin(WorkerPlugin):
         blob: bytes,
         targets: Sequence[Target],
         env: tuple[tuple[str, ...], str, Mapping[str, Any], str],
-        *,
-        ignore_sigint: bool = False,
     ) -> None:
         self.token = token
         self.blob = blob
         self.targets = tuple(targets)
         self.env = env
-        self.ignore_sigint = ignore_sigint
 
     def _warm(self) -> float:
         started = time.perf_counter()
@@ -84,11 +79,13 @@ class WarmUpPlugin(WorkerPlugin):
         return time.perf_counter() - started
 
     async def setup(self, worker: Any) -> None:
-        if self.ignore_sigint and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         executor = getattr(worker, "executors", {}).get("default")
         loop = asyncio.get_running_loop()
-        seconds = await loop.run_in_executor(executor, self._warm)
+        try:
+            pending = loop.run_in_executor(executor, self._warm)
+        except RuntimeError:  # the worker is closing (its executor takes no more work)
+            return
+        seconds = await pending
         with _state_lock:
             _state["warmed"] = int(_state["warmed"]) + 1
             _state["seconds"] = seconds

@@ -60,6 +60,7 @@ __all__ = [
     "ALLOWED_FAILURES",
     "CONNECT_TIMEOUT",
     "DEFAULT_CHUNK_ITEMS",
+    "SCHEDULER_CONFIG",
     "WORKER_ENV",
     "DaskPool",
     "environment_fingerprint",
@@ -77,6 +78,14 @@ DEFAULT_CHUNK_ITEMS = 200
 #: LocalCluster this engine starts; set ``distributed.scheduler.allowed-failures`` on your own
 #: scheduler (docs/scaling.md).
 ALLOWED_FAILURES = 1
+#: Dask configuration of the LocalCluster this engine starts (set the same on your own
+#: scheduler, docs/scaling.md): a chunk survives one worker death, and a worker holds only the
+#: chunk it runs (saturation 1.0: nothing queued on it), so a worker killed by a poison output
+#: takes no innocent queued chunk down with it
+SCHEDULER_CONFIG = {
+    "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+    "distributed.scheduler.worker-saturation": 1.0,
+}
 #: seconds to reach a scheduler, and to wait for its first worker
 CONNECT_TIMEOUT = 30.0
 #: environment of the LocalCluster's worker processes: kernels are serial, one thread each
@@ -331,12 +340,10 @@ class DaskPool:
         self._futures[key] = (tag, future)
         try:
             value, seconds, phases, pid = await future
-        except KilledWorker as exc:
+        except KilledWorker:
             deaths = self._deaths.get(key, 0)
-            msg = (
-                f"the workers running this chunk died {deaths or 'too many'} time(s) "
-                f"(Dask gave up: {exc})"
-            )
+            times = f"{deaths} times" if deaths > 1 else "too often"
+            msg = f"the Dask workers running this died {times} (the worker logs say why)"
             raise errors.WorkerCrashed(msg) from None
         except asyncio.CancelledError:
             if future.cancelled():  # dropped through cancel_tag / close, not by our caller
@@ -433,7 +440,7 @@ async def start_pool(
     field, value = ("local", local) if local is not None else ("scheduler", scheduler)
     try:
         if local is not None:
-            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            with dask.config.set(SCHEDULER_CONFIG):
                 cluster = await distributed.LocalCluster(
                     n_workers=local,
                     threads_per_worker=1,
@@ -442,6 +449,7 @@ async def start_pool(
                     dashboard_address=None,
                     asynchronous=True,
                     env=dict(WORKER_ENV),
+                    preload=["fastshare._dask_local_worker"],
                 )
             client = await distributed.Client(cluster, asynchronous=True)
         else:
@@ -463,7 +471,7 @@ async def start_pool(
         client.subscribe_topic("all", pool._on_event)
         if warm is not None:
             token, blob, targets = warm
-            plugin = WarmUpPlugin(token, blob, tuple(targets), env, ignore_sigint=local is not None)
+            plugin = WarmUpPlugin(token, blob, tuple(targets), env)
             name = f"fastshare-warm-up-{token[:16]}"
             try:
                 await client.register_plugin(plugin, name=name)

@@ -29,7 +29,7 @@ distributed = pytest.importorskip(
 
 from fastshare import _cli_backfill  # noqa: E402
 from fastshare.backfiller import backfill  # noqa: E402
-from fastshare.dask_engine import ALLOWED_FAILURES, WORKER_ENV  # noqa: E402
+from fastshare.dask_engine import SCHEDULER_CONFIG, WORKER_ENV  # noqa: E402
 from fastshare.errors import ClientError, ValueRangeError  # noqa: E402
 from fastshare.registry import Registry  # noqa: E402
 from fastshare.stores import DirectoryStore  # noqa: E402
@@ -72,7 +72,7 @@ def cluster() -> Iterator[Any]:
     """A 2-worker LocalCluster shared by the tests that pass its address as ``scheduler=``."""
     import dask
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with dask.config.set(SCHEDULER_CONFIG):
         lc = distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
@@ -226,6 +226,79 @@ def test_worker_killed_mid_chunk_reruns_elsewhere_exactly_once(
     assert hung.read_bytes() == (reference / "item-00150" / "120x63.png").read_bytes()
     # the nanny restarted the worker; the cluster is whole again
     assert killed[0] not in wait_for_replacement(control, killed[0])
+
+
+def test_an_output_that_kills_its_workers_fails_alone(
+    tmp_path: Path, cluster: Any, control: Any
+) -> None:
+    """Its chunk dies twice (Dask gives up: KilledWorker); split into single outputs, only the
+    poison one fails, with ``worker_crashed``; its neighbours are rendered."""
+    template = util.write_tiny_template(tmp_path)
+    out = tmp_path / "out"
+    items = [*util.tiny_items(30), {"id": "boom", "title": "kills its worker"}]
+    items += util.tiny_items(10, prefix="after")
+    summary = backfill(
+        template,
+        items,
+        out=util.CrashingStore(out, crash_on="boom"),
+        db=tmp_path / "registry.sqlite",
+        targets=["64x64"],
+        engine="dask",
+        scheduler=cluster.scheduler_address,
+        batch_size=10,
+    )
+    assert (summary.rendered, summary.failed) == (40, 1), summary.format_text()
+    (failure,) = summary.failures
+    assert (failure.item_id, failure.target, failure.code) == ("boom", "64x64", "worker_crashed")
+    expected = expected_files([i for i in items if i["id"] != "boom"], ["64x64"])
+    check_exactly_once(out, tmp_path / "registry.sqlite", expected)
+    control.wait_for_workers(2, timeout=60)
+
+
+def test_ctrl_c_finishes_the_chunks_in_flight_then_resumes(tmp_path: Path) -> None:
+    """SIGINT to the whole process group (a terminal's Ctrl-C) with --local 2: the workers
+    ignore it, the chunks in flight finish and are recorded, exit 130; the rerun completes."""
+    template = util.write_tiny_template(tmp_path)
+    items = util.tiny_items(2000)
+    input_path = util.write_jsonl(tmp_path / "items.jsonl", items)
+    out = tmp_path / "out"
+    args = [str(template), str(input_path), "--out", str(out), "--targets", "120x63"]
+    args += ["--engine", "dask", "--local", "2", "--batch-size", "50"]
+    proc = subprocess.Popen(
+        [*util.cli_command(), *args, "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("item-*"))) < 100:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the run did not get going"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "finishing the renders in flight" in stderr and "to resume" in stderr
+    assert "KeyboardInterrupt" not in stderr  # no worker died of the Ctrl-C
+    db = out / ".fastshare" / "registry.sqlite"
+    with Registry(db, readonly=True) as reg:
+        assert reg.runs()[0]["status"] == "interrupted" and reg.inflight() == []
+        first = len(list(reg.outputs()))
+    assert 100 <= first < 2000
+    assert sorted(util.files_under(out)) == sorted(
+        r[2][len(str(out)) + 1 :] for r in version_rows(db)
+    )
+    resumed = util.run_cli([*args, "--json"], timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert (summary["skipped"], summary["rendered"]) == (first, 2000 - first)
+    check_exactly_once(out, db, expected_files(items, ["120x63"]))
 
 
 def test_restarted_worker_warms_again_before_rendering(
