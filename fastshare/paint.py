@@ -623,6 +623,16 @@ def composite_mask(
         return
     if ix >= width or iy >= height or ix + mw <= 0 or iy + mh <= 0:
         return
+    if isinstance(resolved, Color):
+        # the plan for a solid fill (text): skip zero coverage, store full coverage, blend the
+        # edges in integer arithmetic (kernels.composite.composite_mask_solid)
+        alpha = opacity * resolved.a / 255.0
+        if alpha > 0.0:
+            r, g, b = _solid_rgb(resolved)
+            _composite.composite_mask_solid(
+                frame, mask, ix, iy, r, g, b, alpha, linear, DECODE_LUT, ENCODE_LUT
+            )
+        return
     source = _resolve(resolved, gbox)
     table = source.table
     _composite.composite_mask(
@@ -782,6 +792,7 @@ def warm_up() -> None:
     draw_ellipse(frame, (0, 0, 4, 4), ConicGradient(stops))
     mask = np.full((2, 2), 128, np.uint8)
     composite_mask(frame, mask, 1, 1, Color(255, 255, 255))
+    composite_mask(frame, mask, 1, 1, LinearGradient(45.0, stops), blend="srgb")
     blit_rgba(frame, np.full((2, 2, 4), 128, np.uint8), 1, 1)
     blur_mask(mask, 4.0)
     blur_rgba(np.zeros((2, 2, 4), np.uint8), 4.0)

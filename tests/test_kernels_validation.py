@@ -37,7 +37,7 @@ def tripwires(monkeypatch: pytest.MonkeyPatch) -> None:
         (paint._fill, ["fill_solid"]),
         (paint._gradient, ["linear_gradient"]),
         (paint._shapes, ["paint_shape", "shape_mask"]),
-        (paint._composite, ["composite_mask"]),
+        (paint._composite, ["composite_mask", "composite_mask_solid"]),
         (paint._blit, ["blit_rgba"]),
         (paint._blur_kernels, ["box_blur"]),
     ):
