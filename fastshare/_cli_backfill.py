@@ -42,7 +42,7 @@ streamed. Outputs already rendered with the same template, data, fonts and encod
 are skipped, so rerunning a command resumes it. The registry (SQLite) defaults to
 DIR/.fastshare/registry.sqlite and failures go to DIR/.fastshare/failures.jsonl.
 
---engine dask runs chunks of --batch-size items (default 200) on Dask distributed (needs
+--engine dask runs chunks of --batch-size items (default up to 200) on Dask distributed (needs
 pip install 'fastshare[dask]'); --out must be on storage every worker sees at the same path.
 
 exit codes: 0 all done, 1 some outputs failed, 2 bad usage/template/input, 130 interrupted.

@@ -1239,10 +1239,6 @@ async def backfill_async(
     """Render every item of ``items`` for every target into ``out``; see :func:`backfill`."""
     started = time.monotonic()
     _check_engine(engine, scheduler, local, workers=workers, timeout=timeout, pool=pool)
-    if engine == "dask" and batch_size is None:
-        from fastshare.dask_engine import DEFAULT_CHUNK_ITEMS
-
-        batch_size = DEFAULT_CHUNK_ITEMS
     if limit is not None and (isinstance(limit, bool) or limit < 0):
         raise errors.ValueRangeError("must be >= 0", field="limit", value=limit)
     if workers is not None and (isinstance(workers, bool) or workers < 1):
@@ -1293,6 +1289,10 @@ async def backfill_async(
         total = len(items) * len(names)
     if total is not None and limit is not None:
         total = min(total, limit * len(names))
+    if engine == "dask" and batch_size is None:
+        from fastshare.dask_engine import chunk_items
+
+        batch_size = chunk_items(None if total is None else -(-total // len(names)))
 
     registry: Registry | None
     lock: _RunLock | None = None
@@ -1411,8 +1411,8 @@ def backfill(
     taking a dict, or None), ``listing`` (called with action, item id, target, path for each
     output), ``pool`` (a started :class:`~fastshare.pool.RenderPool` to reuse).
 
-    Scale-out: ``engine="dask"`` runs the chunks (``batch_size`` items each, default
-    :data:`fastshare.dask_engine.DEFAULT_CHUNK_ITEMS`) on Dask distributed, with
+    Scale-out: ``engine="dask"`` runs the chunks (``batch_size`` items each; by default 200,
+    fewer for a small input: :func:`fastshare.dask_engine.chunk_items`) on Dask distributed, with
     ``scheduler="tcp://host:8786"`` (or a ``distributed.Client`` / cluster) or ``local=N`` (a
     LocalCluster of N worker processes); the client keeps the registry. Needs
     ``pip install 'fastshare[dask]'``; see docs/scaling.md.

@@ -60,10 +60,14 @@ __all__ = [
     "ALLOWED_FAILURES",
     "CONNECT_TIMEOUT",
     "DEFAULT_CHUNK_ITEMS",
+    "MIN_CHUNKS",
+    "MIN_CHUNK_ITEMS",
     "SCHEDULER_CONFIG",
     "WORKER_ENV",
     "DaskPool",
+    "chunk_items",
     "environment_fingerprint",
+    "local_cluster_kwargs",
     "request_stop_here",
     "require_dask",
     "run_chunk",
@@ -73,6 +77,10 @@ __all__ = [
 #: items per chunk (one Dask task) when ``batch_size`` is not given: hundreds of items, so the
 #: per-task cost of Dask (about 1-2 ms) and of a registry commit are negligible
 DEFAULT_CHUNK_ITEMS = 200
+#: a small input of known size is still cut into this many chunks (so every worker gets some),
+#: with at least :data:`MIN_CHUNK_ITEMS` items each
+MIN_CHUNKS = 32
+MIN_CHUNK_ITEMS = 10
 #: how many worker deaths a chunk survives before Dask gives up on it (``KilledWorker``); the
 #: orchestrator then splits it so that only the output that kills workers fails. Applied to the
 #: LocalCluster this engine starts; set ``distributed.scheduler.allowed-failures`` on your own
@@ -101,6 +109,34 @@ _REFRESH_SECONDS = 5.0
 _CLOSE_TIMEOUT = 20.0
 
 _log = logging.getLogger(__name__)
+
+
+def chunk_items(n_items: int | None) -> int:
+    """The default chunk size for an input of ``n_items`` items (None: unknown, streamed).
+
+    :data:`DEFAULT_CHUNK_ITEMS`, or fewer when the input is too small to make
+    :data:`MIN_CHUNKS` chunks of that size (never fewer than :data:`MIN_CHUNK_ITEMS`).
+    """
+    if n_items is None:
+        return DEFAULT_CHUNK_ITEMS
+    return max(MIN_CHUNK_ITEMS, min(DEFAULT_CHUNK_ITEMS, -(-n_items // MIN_CHUNKS)))
+
+
+def local_cluster_kwargs(n_workers: int) -> dict[str, Any]:
+    """``distributed.LocalCluster`` arguments of the engine's own cluster: ``n_workers``
+    processes with one thread each (:data:`WORKER_ENV`), loopback only, no dashboard (its
+    HTTP endpoints on a free loopback port), Ctrl-C ignored by the workers. Create it inside
+    ``dask.config.set(SCHEDULER_CONFIG)``."""
+    return {
+        "n_workers": n_workers,
+        "threads_per_worker": 1,
+        "processes": True,
+        "host": "127.0.0.1",
+        "dashboard_address": None,
+        "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
+        "env": dict(WORKER_ENV),
+        "preload": ["fastshare._dask_local_worker"],
+    }
 
 
 def require_dask() -> Any:
@@ -442,14 +478,7 @@ async def start_pool(
         if local is not None:
             with dask.config.set(SCHEDULER_CONFIG):
                 cluster = await distributed.LocalCluster(
-                    n_workers=local,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    asynchronous=True,
-                    env=dict(WORKER_ENV),
-                    preload=["fastshare._dask_local_worker"],
+                    **local_cluster_kwargs(local), asynchronous=True
                 )
             client = await distributed.Client(cluster, asynchronous=True)
         else:
