@@ -5,9 +5,14 @@ Pixel format and ownership: ``dst`` is a caller-allocated H×W×3 ``uint8`` C-co
 frame; ``mask`` an h×w ``uint8`` C-contiguous coverage mask (255 = fully covered) placed with its
 top-left pixel at the integer frame position ``(mx, my)``, possibly partly or wholly outside the
 frame (clipped). Only the frame rectangle under the mask is touched, and pixels under zero
-coverage keep their value (rows without coverage are skipped). Scratch rows are allocated once
-per call; kernels keep no state and release the GIL. Per-pixel arithmetic: see ``kernels.blend``;
-coverage is ``mask / 255``.
+coverage keep their value. Scratch rows and tables are allocated once per call; kernels keep no
+state and release the GIL. Per-pixel arithmetic: see ``kernels.blend``; coverage is
+``mask / 255``.
+
+Both kernels work on each row's span from its first to its last nonzero coverage byte, found a
+``uint64`` word (eight mask bytes) at a time; rows without coverage are skipped.
+:func:`composite_mask` takes any fill; :func:`composite_mask_solid` is the fast path for a solid
+colour (text): full coverage stored, edges blended in integer arithmetic.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ def composite_mask(
         return
     n = fx1 - fx0
     flat = dst.reshape(height, 3 * width)
+    mflat = mask.reshape(mh * mw)
+    words = mflat[: (mh * mw) >> 3 << 3].view(np.uint64)
     src = np.empty((4, n), np.float32)
     tbuf = np.empty(n, np.float32)
     cov = np.empty(n, np.float32)
@@ -72,23 +79,25 @@ def composite_mask(
         gradient_row(src, tbuf, fy0, fx0, KIND_SOLID, geom, pos, col, seg)
     inv255 = np.float32(1.0 / 255.0)
     for y in range(fy0, fy1):
-        mrow = mask[y - my, fx0 - mx : fx1 - mx]
-        total = np.int64(0)
-        for i in range(n):
-            m = mrow[i]
-            total += np.int64(m)  # an int64 sum (also without the JIT, where uint8 wraps)
-            cov[i] = np.float32(m) * inv255
-        if total == 0:
+        # only the span from the first to the last covered pixel of the row
+        start = (y - my) * mw + (fx0 - mx)  # mask offset of frame pixel (fx0, y)
+        lo = _first_nonzero(mflat, words, start, start + n)
+        if lo == start + n:
             continue
+        span = _last_nonzero(mflat, words, lo, start + n) + 1 - lo
+        x0 = fx0 + (lo - start)
+        mrow = mflat[lo : lo + span]
+        for i in range(span):
+            cov[i] = np.float32(mrow[i]) * inv255
         if not solid:
-            gradient_row(src, tbuf, y, fx0, fill_kind, geom, pos, col, seg)
+            gradient_row(src, tbuf[:span], y, x0, fill_kind, geom, pos, col, seg)
         blend_row(
-            flat[y, 3 * fx0 : 3 * fx1],
+            flat[y, 3 * x0 : 3 * (x0 + span)],
             src,
             0,
-            cov,
+            cov[:span],
             y,
-            fx0,
+            x0,
             opacity,
             linear,
             dec,

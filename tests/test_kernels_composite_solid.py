@@ -1,8 +1,12 @@
-"""The solid-colour fast path of mask compositing (``kernels.composite.composite_mask_solid``,
-taken by ``paint.composite_mask`` for a colour fill): against the float64 reference, against the
-general kernel, every (background, coverage) pair, poisoned frames, clipping and odd alignments."""
+"""The fast paths of mask compositing: the solid-colour kernel
+(``kernels.composite.composite_mask_solid``, taken by ``paint.composite_mask`` for a colour fill)
+against the float64 reference, against the general kernel, every (background, coverage) pair,
+poisoned frames, clipping and odd alignments; and the per-row coverage spans of the general kernel
+(gradient fills) on text-like masks."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +17,7 @@ from _paint_strategies import (
     assert_untouched_outside,
     blends,
     colors,
+    gradients,
     opacities,
     random_frame,
 )
@@ -231,3 +236,26 @@ def test_srgb_text_mask_is_pixel_identical_to_pillow(color: Color) -> None:
     im = Image.fromarray(base)
     im.paste(color[:3], (3, 5, 3 + w, 5 + h), Image.fromarray(mask))
     assert np.array_equal(got, np.asarray(im))
+
+
+@given(st.data(), gradients(), opacities, blends)
+def test_gradient_fill_on_a_text_mask_matches_reference(
+    data: st.DataObject, fill: Any, opacity: float, blend: str
+) -> None:
+    """The general kernel blends only each row's covered span; the gradient stays anchored to
+    the gradient box wherever the span starts."""
+    h, w = data.draw(st.integers(1, MAX_SIDE)), data.draw(st.integers(1, MAX_SIDE))
+    mh = data.draw(st.integers(1, MAX_SIDE))
+    mw = data.draw(st.integers(1, 2 * MAX_SIDE))
+    x = data.draw(st.integers(-mw // 2, w - 1))
+    y = data.draw(st.integers(-mh // 2, h - 1))
+    gbox = (float(x), float(y), float(x + mw), float(y + mh))
+    mask = text_mask(mh * 31 + mw, mh, mw)
+    before = random_frame(mw, h, w)
+    got = before.copy()
+    paint.composite_mask(got, mask, x, y, fill, opacity=opacity, blend=blend)  # type: ignore[arg-type]
+    expected = ref.ref_composite_mask(before, mask, x, y, fill, opacity, blend == "linear")
+    _, t = ref.fill_colors(fill, gbox, h, w)
+    assert_close(got, expected, ref.discontinuity_mask(fill, t))
+    zero = _zero_coverage(mask, x, y, h, w)
+    assert np.array_equal(got[zero], before[zero])
