@@ -187,11 +187,12 @@ def rasterize(
     w, h = max(0, mx1 - mx0), max(0, my1 - my0)
     mask = np.zeros((h, w), dtype=np.uint8)
     if w and h and inked.any():
+        # the glyphs' own entry rows (``ent``), not a copy of the whole cache's entry table
         accumulate_glyphs(
             mask,
             arena,
-            np.ascontiguousarray(entries[:, :3]),
-            np.ascontiguousarray(ids, dtype=np.int64),
+            np.ascontiguousarray(ent, dtype=np.int64),
+            np.arange(ent.shape[0], dtype=np.int64),
             np.ascontiguousarray(x0s - mx0, dtype=np.int64),
             np.ascontiguousarray(y0s - my0, dtype=np.int64),
         )
