@@ -151,6 +151,17 @@ def kernel_case(name: str, h: int, w: int) -> Bench:
     if name == "ellipse":
         outer = np.array([0.0, 0.0, float(w), float(h), 0, 0, 0, 0], np.float64)
         return _shape_call(frame, h, w, shapes.SHAPE_ELLIPSE, outer, Color(250, 204, 21))
+    if name.startswith("composite_mask_solid"):
+        mask = _text_mask(h, w)
+        linear = "srgb" not in name
+        dec, enc = paint.DECODE_LUT, paint.ENCODE_LUT
+        return lambda: composite.composite_mask_solid(
+            frame, mask, 0, 0, 255, 255, 255, 1.0, linear, dec, enc
+        )
+    if name == "api_composite_mask":
+        mask = _text_mask(h, w)
+        white = Color(255, 255, 255)
+        return lambda: paint.composite_mask(frame, mask, 0, 0, white)
     if name.startswith("composite_mask"):
         mask = _text_mask(h, w)
         fill_: Any = LinearGradient(90.0, VIVID) if "gradient" in name else Color(255, 255, 255)
@@ -295,6 +306,9 @@ KERNEL_CASES = [
     "composite_mask",
     "composite_mask_srgb",
     "composite_mask_gradient",
+    "composite_mask_solid",
+    "composite_mask_solid_srgb",
+    "api_composite_mask",
     "blit_rgba",
     "blur_mask_r16",
 ]
