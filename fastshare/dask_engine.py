@@ -63,6 +63,7 @@ __all__ = [
     "MIN_CHUNKS",
     "MIN_CHUNK_ITEMS",
     "SCHEDULER_CONFIG",
+    "WORKERS_TIMEOUT",
     "WORKER_ENV",
     "DaskPool",
     "chunk_items",
@@ -94,8 +95,10 @@ SCHEDULER_CONFIG = {
     "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
     "distributed.scheduler.worker-saturation": 1.0,
 }
-#: seconds to reach a scheduler, and to wait for its first worker
-CONNECT_TIMEOUT = 30.0
+#: seconds to reach a scheduler
+CONNECT_TIMEOUT = 10.0
+#: seconds to wait for a scheduler's first worker
+WORKERS_TIMEOUT = 60.0
 #: environment of the LocalCluster's worker processes: kernels are serial, one thread each
 WORKER_ENV = {
     "NUMBA_NUM_THREADS": "1",
@@ -492,9 +495,9 @@ async def start_pool(
                 msg = f"cannot reach the Dask scheduler ({exc})"
                 raise errors.ClientError(msg, field="scheduler", value=address) from None
         try:
-            await client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            await client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
         except TimeoutError:
-            msg = f"the Dask scheduler has no worker after {CONNECT_TIMEOUT:g} s"
+            msg = f"the Dask scheduler has no worker after {WORKERS_TIMEOUT:g} s"
             raise errors.ClientError(msg, field=field, value=value) from None
         pool = DaskPool(client, cluster, env, None, 1)
         client.subscribe_topic("all", pool._on_event)

@@ -432,3 +432,22 @@ def test_default_chunk_size_follows_the_input_size() -> None:
     assert chunk_items(10_000_000) == DEFAULT_CHUNK_ITEMS
     assert chunk_items(3) == MIN_CHUNK_ITEMS
     assert chunk_items(3200) == 100  # small inputs still make 32 chunks
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastshare import dask_engine
+
+    monkeypatch.setattr(dask_engine, "CONNECT_TIMEOUT", 1.0)
+    template = util.write_tiny_template(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(ClientError, match="cannot reach the Dask scheduler") as info:
+        backfill(
+            template, util.tiny_items(5), out=out, engine="dask", scheduler="tcp://127.0.0.1:1"
+        )
+    assert info.value.field == "scheduler" and info.value.value == "tcp://127.0.0.1:1"
+    assert util.files_under(out) == {}
+    # nothing was rendered; the local engine then does the whole job
+    summary = backfill(template, util.tiny_items(5), out=out, targets=["64x64"], workers=1)
+    assert (summary.rendered, summary.skipped) == (5, 0)
