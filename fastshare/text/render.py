@@ -264,7 +264,7 @@ def draw_text(
             opacity=float(opacity), blend=blend,
         )  # fmt: skip
     if mask.size:
-        if gradient_box is None:
+        if gradient_box is None and not isinstance(fill, Color):  # a colour needs no box
             bw = layout.box_width if layout.box_width is not None else layout.width
             bh = layout.box_height if layout.box_height is not None else layout.height
             gradient_box = (float(x), float(y), float(x) + bw, float(y) + bh)
