@@ -9,8 +9,8 @@ coverage keep their value. Scratch rows and tables are allocated once per call; 
 state and release the GIL. Per-pixel arithmetic: see ``kernels.blend``; coverage is
 ``mask / 255``.
 
-Both kernels work on each row's span from its first to its last nonzero coverage byte, found a
-``uint64`` word (eight mask bytes) at a time; rows without coverage are skipped.
+Both kernels work on each row's covered span: from its first to its last nonzero ``uint64`` word
+(eight mask bytes), found eight words at a time; rows without coverage are skipped.
 :func:`composite_mask` takes any fill; :func:`composite_mask_solid` is the fast path for a solid
 colour (text): full coverage stored, edges blended in integer arithmetic.
 """
@@ -79,12 +79,12 @@ def composite_mask(
         gradient_row(src, tbuf, fy0, fx0, KIND_SOLID, geom, pos, col, seg)
     inv255 = np.float32(1.0 / 255.0)
     for y in range(fy0, fy1):
-        # only the span from the first to the last covered pixel of the row
+        # only the row's covered span
         start = (y - my) * mw + (fx0 - mx)  # mask offset of frame pixel (fx0, y)
-        lo = _first_nonzero(mflat, words, start, start + n)
-        if lo == start + n:
+        lo, hi = _covered_span(words, start, start + n)
+        if lo >= hi:
             continue
-        span = _last_nonzero(mflat, words, lo, start + n) + 1 - lo
+        span = hi - lo
         x0 = fx0 + (lo - start)
         mrow = mflat[lo : lo + span]
         for i in range(span):
@@ -128,8 +128,8 @@ def composite_mask_solid(
     ≤ 1 LSB and ``a = min(mask/255 · alpha, 1)``; integer arithmetic through
     ``kernels.blend.solid_tables``. Per frame row under the mask:
 
-    1. the span from the first to the last nonzero coverage byte, skipping zero bytes eight at a
-       time (a ``uint64`` view of the mask; rows without coverage end here);
+    1. the covered span, from the first to the last nonzero mask word (``_covered_span``; rows
+       without coverage end here);
     2. when ``alpha`` is 1, full coverage stores the colour: a branch-free select over the span,
        which numba vectorises;
     3. the pixels left to blend (partial coverage; any nonzero coverage when ``alpha`` < 1) are
@@ -180,10 +180,9 @@ def composite_mask_solid(
     busy = np.empty((n >> 3) + 1, np.int64)  # span columns of its words holding such pixels
     for y in range(fy0, fy1):
         start = (y - my) * mw + (fx0 - mx)  # mask offset of frame pixel (fx0, y)
-        lo = _first_nonzero(mflat, words, start, start + n)
-        if lo == start + n:
+        lo, hi = _covered_span(words, start, start + n)
+        if lo >= hi:
             continue
-        hi = _last_nonzero(mflat, words, lo, start + n) + 1
         span = hi - lo
         d0 = 3 * (y * width + fx0 + lo - start)
         drow = flat[d0 : d0 + 3 * span]
@@ -242,57 +241,42 @@ def _blend_bytes(x: np.uint64, opaque: bool, low7: np.uint64, high: np.uint64) -
 
 
 @kernel
-def _first_nonzero(mflat: np.ndarray, words: np.ndarray, k: int, end: int) -> int:
-    """Offset of the first nonzero byte of ``mflat[k:end]``, or ``end``; whole words (``words``
-    is the ``uint64`` view of ``mflat``) eight at a time."""
-    while k < end and (k & 7) != 0:
-        if mflat[k] != 0:
-            return k
-        k += 1
-    first = k >> 3
-    wv = words[first : first + ((end - k) >> 3)]
-    nq = wv.shape[0]
+def _covered_span(words: np.ndarray, start: int, end: int) -> tuple[int, int]:
+    """``(lo, hi)`` with ``start ≤ lo ≤ hi ≤ end``: every nonzero byte of ``mask[start:end]`` (flat
+    offsets) lies in ``[lo, hi)``, or ``lo == hi`` when there is none.
+
+    ``words`` is the ``uint64`` view of the flat mask (its last ``size % 8`` bytes are not in it
+    and count as covered). Whole words are tested, eight at a time: the span may include some
+    zero bytes at its ends (the callers treat them like any zero coverage), never miss a nonzero
+    one.
+    """
+    nw = words.shape[0]
     zero = np.uint64(0)
-    i = 0
-    while i + 8 <= nq:
-        block = wv[i] | wv[i + 1] | wv[i + 2] | wv[i + 3]
-        block |= wv[i + 4] | wv[i + 5] | wv[i + 6] | wv[i + 7]
+    q1 = min((end + 7) >> 3, nw)
+    q = start >> 3
+    while q + 8 <= q1:
+        block = words[q] | words[q + 1] | words[q + 2] | words[q + 3]
+        block |= words[q + 4] | words[q + 5] | words[q + 6] | words[q + 7]
         if block != zero:
             break
-        i += 8
-    while i < nq and wv[i] == zero:
-        i += 1
-    k += 8 * i
-    while k < end:
-        if mflat[k] != 0:
-            return k
-        k += 1
-    return end
-
-
-@kernel
-def _last_nonzero(mflat: np.ndarray, words: np.ndarray, lo: int, end: int) -> int:
-    """Offset of the last nonzero byte of ``mflat[lo:end]``, where ``mflat[lo]`` is nonzero."""
-    k = end
-    while k > lo and (k & 7) != 0:
-        if mflat[k - 1] != 0:
-            return k - 1
-        k -= 1
-    nq = max((k - lo) >> 3, 0)
-    wv = words[(k >> 3) - nq : k >> 3]
-    zero = np.uint64(0)
-    i = nq
-    while i >= 8:
-        block = wv[i - 1] | wv[i - 2] | wv[i - 3] | wv[i - 4]
-        block |= wv[i - 5] | wv[i - 6] | wv[i - 7] | wv[i - 8]
+        q += 8
+    while q < q1 and words[q] == zero:
+        q += 1
+    tail = end > 8 * nw
+    if q == q1:
+        if tail:
+            return max(start, 8 * nw), end
+        return end, end
+    lo = max(start, 8 * q)
+    if tail:
+        return lo, end
+    p = q1
+    while p - 8 >= q:
+        block = words[p - 1] | words[p - 2] | words[p - 3] | words[p - 4]
+        block |= words[p - 5] | words[p - 6] | words[p - 7] | words[p - 8]
         if block != zero:
             break
-        i -= 8
-    while i > 0 and wv[i - 1] == zero:
-        i -= 1
-    k -= 8 * (nq - i)
-    while k > lo:
-        if mflat[k - 1] != 0:
-            return k - 1
-        k -= 1
-    return lo
+        p -= 8
+    while p > q and words[p - 1] == zero:
+        p -= 1
+    return lo, min(end, 8 * p)
