@@ -295,6 +295,7 @@ class DaskPool:
         self._seq = itertools.count()
         self._futures: dict[str, tuple[str | None, Any]] = {}
         self._deaths: dict[str, int] = {}
+        self._background: set[asyncio.Future[Any]] = set()
         #: worker deaths seen while one of this pool's tasks was on the worker
         self.worker_deaths = 0
         self._closed = False
@@ -387,8 +388,7 @@ class DaskPool:
         except asyncio.CancelledError:
             if future.cancelled():  # dropped through cancel_tag / close, not by our caller
                 raise errors.CancelledError("the chunk was cancelled") from None
-            with contextlib.suppress(Exception):
-                self.client.cancel([future])
+            self._cancel_later(future)  # our caller gave up on it: so does the cluster
             raise
         except errors.FastshareError:
             raise
@@ -405,6 +405,12 @@ class DaskPool:
         total = time.monotonic() - submitted
         timings = Timings(0.0, 0.0, float(seconds), 0.0, total, dict(phases))
         return TaskResult(value, timings, 1 + deaths, int(pid))
+
+    def _cancel_later(self, future: Any) -> None:
+        with contextlib.suppress(Exception):
+            task = asyncio.ensure_future(self.client.cancel([future]))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def request_stop(self, tag: str) -> None:
         """Make the running chunks of run ``tag`` return after the output each one is on."""
