@@ -22,6 +22,9 @@ Per pixel, with ``A`` the source alpha, ``a = min(cov · opacity · A / 255, 1)`
 ``d`` is 0.5 (rounding) or, when dithering, the caller's pre-tiled ordered-dither offset for the
 frame pixel (``dither_rows[y & 7, 3·x]``, in [0, 1)). Where ``a == 0`` the formulas give back
 ``dst`` exactly (``enc`` inverts ``dec`` on every byte), so uncovered pixels keep their value.
+
+:func:`solid_tables` states the same rules in integer arithmetic for one solid colour and the 256
+coverage levels (``kernels.composite.composite_mask_solid``): per-call tables, no float per pixel.
 """
 
 from __future__ import annotations
@@ -235,7 +238,7 @@ def solid_tables(
     alpha : float64 in [0, 1]; opacity × colour alpha / 255.
     linear : bool.
     dec : float32[256]; sRGB byte → linear 0–1.
-    enc : uint8[E], 2 ≤ E ≤ 4096; linear ``i/(E-1)`` → sRGB byte.
+    enc : uint8[E], E ≥ 2; linear ``i/(E-1)`` → sRGB byte.
     """
     if linear:
         top = enc.shape[0] - 1

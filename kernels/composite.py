@@ -136,8 +136,9 @@ def composite_mask_solid(
        listed without branches: first the mask words that hold one, then their bytes;
     4. the listed pixels are blended one by one through the tables.
 
-    Zero coverage is never written, and the per-pixel loops have no data-dependent branches
-    (text masks alternate empty, edge and full pixels too often for branch prediction).
+    Pixels under zero coverage keep their value (the select of step 2 writes it back), and the
+    per-pixel loops have no data-dependent branches (text masks alternate empty, edge and full
+    pixels too often for branch prediction).
 
     Parameters
     ----------
@@ -148,7 +149,7 @@ def composite_mask_solid(
     alpha : float64 in [0, 1]; opacity × colour alpha / 255 (0 changes nothing).
     linear : bool; blend in linear light through ``dec``/``enc`` instead of plain sRGB.
     dec : float32[256]; sRGB byte → linear 0–1.
-    enc : uint8[E], 2 ≤ E ≤ 4096; linear ``i/(E-1)`` → sRGB byte.
+    enc : uint8[E], E ≥ 2; linear ``i/(E-1)`` → sRGB byte.
     """
     height = dst.shape[0]
     width = dst.shape[1]
