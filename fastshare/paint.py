@@ -602,7 +602,9 @@ def composite_mask(
     colour or gradient (geometry relative to ``gradient_box``, default the mask's rectangle).
 
     ``blend="linear"`` (default) blends in linear light through lookup tables; ``"srgb"`` is plain
-    sRGB blending, pixel-identical to Pillow's ``Image.paste(color, box, mask)``.
+    sRGB blending, pixel-identical to Pillow's ``Image.paste(color, box, mask)``. A colour fill
+    (text) takes the solid-colour kernel: zero coverage skipped a mask word at a time, full
+    coverage stored, edges blended in integer arithmetic (~0.5 ns per mask pixel on text).
     """
     frame = _check_frame(frame)
     mask = _check_mask(mask)
