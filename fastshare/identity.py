@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: fastshare's render version: bump when a change alters output bytes for an unchanged input
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 _MISSING_MARK = {"$missing": True}
 _FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}

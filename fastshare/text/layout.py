@@ -580,8 +580,14 @@ class _Engine:
                 break_w = _balance(wrapper, count, max_w, cap)
                 target = count
         result = self._verified_lines(wrapper, break_w, max_w, cap)
-        if target >= 0 and (result[2] or len(result[0]) != target):
-            result = self._verified_lines(wrapper, max_w, max_w, cap)
+        if target >= 0:
+            # Balanced lines are chosen on unit advances; shaping a line on its own (joining or
+            # kerning across the new break) can make it wider than the balanced width, and then
+            # possibly wider than the greedy block. Keep greedy lines in that case.
+            widest = max((width for _pieces, width in result[1]), default=0.0)
+            wider = widest > break_w + 1e-6 * max(break_w, 1.0)
+            if result[2] or len(result[0]) != target or wider:
+                result = self._verified_lines(wrapper, max_w, max_w, cap)
         return result
 
     def _first_line_end(self, pos: int, width: float) -> int:
