@@ -119,7 +119,10 @@ def run_case(case: str, items: list[dict[str, Any]], fmt: str, out: Path) -> dic
 def test_backfill_throughput(
     benchmark: Any, request: Any, tmp_path: Path, case: str, fmt: str
 ) -> None:
-    disabled = bool(request.config.getoption("benchmark_disable", False))
+    # as pytest-benchmark decides: --benchmark-enable wins over the --benchmark-disable in addopts
+    disabled = bool(request.config.getoption("benchmark_disable", False)) and not bool(
+        request.config.getoption("benchmark_enable", False)
+    )
     items = make_items(3 if disabled else 60)
     benchmark.group = f"backfill {fmt}"
     results: list[dict[str, float]] = []

@@ -235,7 +235,9 @@ def report(results: dict[str, Any]) -> str:
 
 
 def _enabled(config: Any) -> bool:
-    return not config.getoption("benchmark_disable", default=True)
+    # as pytest-benchmark decides: --benchmark-enable wins over the --benchmark-disable in addopts
+    disabled = config.getoption("benchmark_disable", default=True)
+    return not disabled or bool(config.getoption("benchmark_enable", default=False))
 
 
 @pytest.fixture(scope="module")
