@@ -43,7 +43,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from fastshare import errors
-from fastshare.pool import PRIORITY_INTERACTIVE, PoolFullError, TaskResult
+from fastshare.pool import PRIORITY_INTERACTIVE, TaskResult
 from fastshare.preview._worker import layout_boxes
 from fastshare.preview.state import PreviewState
 from fastshare.service.core import RenderService
@@ -51,8 +51,6 @@ from fastshare.service.errors import (
     BodyTooLarge,
     NotFound,
     NotReady,
-    Overloaded,
-    RenderTimedOut,
 )
 from fastshare.service.limits import MEDIA_TYPES, json_item, parse_format, parse_render_target
 from fastshare.service.routes import endpoint
@@ -179,42 +177,15 @@ def _template(state: PreviewState) -> TemplateInfo:
 
 async def _submit(service: RenderService, fn: Any, *args: Any) -> TaskResult[Any]:
     """Run ``fn(*args)`` on the service's pool at interactive priority (no retry), timed."""
-    pool = service.pool
-    if not service.ready or pool is None:
+    if not service.ready or service.pool is None:
         raise NotReady(service.failure or "the render workers are not ready")
-    metrics = service.metrics
-    outcome = "failed"
-    try:
-        result = await pool.submit_detailed(
-            fn,
-            *args,
-            priority=PRIORITY_INTERACTIVE,
-            timeout=service.render_timeout,
-            queue_timeout=service.queue_timeout,
-            block=False,
-        )
-        outcome = "ok"
-    except PoolFullError as exc:
-        outcome = "overloaded"
-        raise Overloaded(str(exc)) from None
-    except errors.TaskTimeout as exc:
-        # the pool sets ``attempt`` on run timeouts only; a queue timeout has none
-        if getattr(exc, "attempt", None) is None:
-            outcome = "overloaded"
-            raise Overloaded(str(exc)) from None
-        outcome = "timeout"
-        raise RenderTimedOut(str(exc)) from None
-    except errors.ClientError:
-        outcome = "bad_input"
-        raise
-    except errors.WorkerCrashed:
-        outcome = "crashed"
-        raise
-    finally:
-        metrics.renders.inc(METRICS_KIND, outcome)
-    metrics.render_seconds.observe(result.timings.run, METRICS_KIND)
-    metrics.queue_wait.observe(result.timings.queue_wait, METRICS_KIND)
-    return result
+    return await service.submit_timed(
+        fn,
+        *args,
+        kind=METRICS_KIND,
+        priority=PRIORITY_INTERACTIVE,
+        queue_timeout=service.queue_timeout,
+    )
 
 
 @endpoint("/preview/api/image/{file}")

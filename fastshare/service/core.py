@@ -37,7 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastshare import errors
-from fastshare.pool import PRIORITY_BATCH, PRIORITY_INTERACTIVE, PoolFullError, RenderPool
+from fastshare.pool import (
+    PRIORITY_BATCH,
+    PRIORITY_INTERACTIVE,
+    PoolFullError,
+    RenderPool,
+    TaskResult,
+)
 from fastshare.service.caching import DiskCache
 from fastshare.service.config import ServiceConfig
 from fastshare.service.errors import AuthError, NoCache, NotReady, Overloaded, RenderTimedOut
@@ -353,17 +359,29 @@ class RenderService:
             self.in_flight -= 1
         return result
 
-    async def _submit(
-        self, pool: RenderPool, job: RenderJob, *, kind: str, priority: int, retries: int
-    ) -> RenderOutput:
+    async def submit_timed(
+        self,
+        fn: Any,
+        *args: Any,
+        kind: str,
+        priority: int,
+        retries: int = 0,
+        queue_timeout: float | None = None,
+        on_outcome: Callable[[str], None] | None = None,
+    ) -> TaskResult[Any]:
+        """Run ``fn(*args)`` on the pool with the service's render timeout, mapping pool errors
+        to HTTP errors (overload 503, timeout 504) and counting the outcome in the metrics under
+        ``kind``. ``on_outcome`` sees the outcome name whatever happens."""
+        pool = self.pool
+        assert pool is not None
         outcome = "failed"
         try:
             result = await pool.submit_detailed(
-                self.render_function,
-                job,
+                fn,
+                *args,
                 priority=priority,
                 timeout=self.render_timeout,
-                queue_timeout=self.queue_timeout if kind == "request" else None,
+                queue_timeout=queue_timeout,
                 retries=retries,
                 block=False,
             )
@@ -389,12 +407,30 @@ class RenderService:
             raise
         finally:
             self.metrics.renders.inc(kind, outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        self.metrics.render_seconds.observe(result.timings.run, kind)
+        self.metrics.queue_wait.observe(result.timings.queue_wait, kind)
+        return result
+
+    async def _submit(
+        self, pool: RenderPool, job: RenderJob, *, kind: str, priority: int, retries: int
+    ) -> RenderOutput:
+        def cleanup(outcome: str) -> None:
             killed = outcome in ("timeout", "crashed", "cancelled")
             if killed and job.cache is not None and self.cache is not None:
                 # a worker killed while writing leaves a temporary file behind
                 self._spawn(asyncio.to_thread(self.cache.abort, job.cache_location))
-        self.metrics.render_seconds.observe(result.timings.run, kind)
-        self.metrics.queue_wait.observe(result.timings.queue_wait, kind)
+
+        result = await self.submit_timed(
+            self.render_function,
+            job,
+            kind=kind,
+            priority=priority,
+            retries=retries,
+            queue_timeout=self.queue_timeout if kind == "request" else None,
+            on_outcome=cleanup,
+        )
         value = result.value
         if not isinstance(value, RenderOutput):
             msg = f"the render function returned {type(value).__name__}, not RenderOutput"
