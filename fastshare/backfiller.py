@@ -840,6 +840,7 @@ class _Backfill:
     # ------------------------------------------------------------------ submitting
 
     async def _submit(self, batch: _Batch) -> None:
+        self._check_pool()
         if self.registry is not None:
             self._begin()
             self.registry.add_inflight([j.location for j in batch.jobs], self.run_id)
@@ -884,6 +885,12 @@ class _Backfill:
             await pool.start()
             self.pool, self.owned_pool = pool, True
         return self.pool
+
+    def _check_pool(self) -> None:
+        """Stop the run when the pool broke for good (Dask: the scheduler is gone)."""
+        broken = getattr(self.pool, "broken", None)
+        if isinstance(broken, BaseException):
+            raise broken
 
     async def close_pool(self) -> None:
         if self.owned_pool and self.pool is not None:
@@ -1056,6 +1063,7 @@ class _Backfill:
                 )
                 await self._collect(done)
             self._commit()
+            self._check_pool()
         except BaseException:
             await self._abandon()
             raise

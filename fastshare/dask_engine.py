@@ -42,7 +42,6 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
-import logging
 import os
 import threading
 import time
@@ -110,8 +109,6 @@ _INSTALL_HINT = "pip install 'fastshare[dask]'"
 #: seconds between refreshes of the cluster's thread count (it may grow or shrink)
 _REFRESH_SECONDS = 5.0
 _CLOSE_TIMEOUT = 20.0
-
-_log = logging.getLogger(__name__)
 
 
 def chunk_items(n_items: int | None) -> int:
@@ -296,6 +293,14 @@ class DaskPool:
         self._futures: dict[str, tuple[str | None, Any]] = {}
         self._deaths: dict[str, int] = {}
         self._background: set[asyncio.Future[Any]] = set()
+        self._boxes: dict[str, asyncio.Future[Any]] = {}
+        #: set when the scheduler is lost: the orchestrator stops the run with this error
+        self.broken: errors.ServerError | None = None
+        try:
+            self._address = str(client.scheduler.address)
+        except AttributeError:
+            self._address = "?"
+        self._monitor = asyncio.ensure_future(self._watch_client())
         #: worker deaths seen while one of this pool's tasks was on the worker
         self.worker_deaths = 0
         self._closed = False
@@ -314,7 +319,8 @@ class DaskPool:
 
     @property
     def address(self) -> str:
-        return str(self.client.scheduler.address)
+        """The scheduler's address."""
+        return self._address
 
     async def _refresh(self) -> None:
         now = time.monotonic()
@@ -368,18 +374,32 @@ class DaskPool:
         if timeout is not None:
             msg = "per-output timeouts are not supported on Dask"
             raise errors.ValueRangeError(msg, field="timeout", value=timeout)
+        if self.broken is not None:
+            raise self.broken
         if self._closed:
             raise errors.CancelledError("the Dask pool is closed")
         await self._refresh()
         run_tag = tag or "untagged"
         key = f"fastshare-chunk-{run_tag[:12]}-{next(self._seq)}"
         submitted = time.monotonic()
-        future = self.client.submit(
-            run_chunk, fn, args, run_tag, self.env, key=key, pure=False, retries=0
-        )
-        self._futures[key] = (tag, future)
         try:
-            value, seconds, phases, pid = await future
+            future = self.client.submit(
+                run_chunk, fn, args, run_tag, self.env, key=key, pure=False, retries=0
+            )
+        except Exception as exc:  # the client closed under us: the scheduler is gone
+            if self.broken is None:
+                self._break(
+                    f"lost the Dask scheduler ({type(exc).__name__}: {exc}); rerun the same "
+                    "command to resume: what is done is skipped"
+                )
+            raise errors.CancelledError(str(self.broken)) from None
+        self._futures[key] = (tag, future)
+        box: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._boxes[key] = box
+        relay = asyncio.ensure_future(self._relay(future, box))
+        self._check_client()
+        try:
+            value, seconds, phases, pid = await box
         except KilledWorker:
             deaths = self._deaths.get(key, 0)
             times = f"{deaths} times" if deaths > 1 else "too often"
@@ -388,6 +408,7 @@ class DaskPool:
         except asyncio.CancelledError:
             if future.cancelled():  # dropped through cancel_tag / close, not by our caller
                 raise errors.CancelledError("the chunk was cancelled") from None
+            relay.cancel()
             self._cancel_later(future)  # our caller gave up on it: so does the cluster
             raise
         except errors.FastshareError:
@@ -401,24 +422,73 @@ class DaskPool:
             ) from None
         finally:
             self._futures.pop(key, None)
+            self._boxes.pop(key, None)
             deaths = self._deaths.pop(key, 0)
         total = time.monotonic() - submitted
         timings = Timings(0.0, 0.0, float(seconds), 0.0, total, dict(phases))
         return TaskResult(value, timings, 1 + deaths, int(pid))
 
+    async def _relay(self, future: Any, box: asyncio.Future[Any]) -> None:
+        """Hand the Dask future's outcome to ``box`` (which :meth:`_break` may settle first)."""
+        try:
+            value = await future
+        except asyncio.CancelledError:
+            if not future.cancelled():
+                raise  # the relay itself was cancelled
+            self._check_client()  # a client that lost its scheduler cancels every future
+            if not box.done():
+                box.set_exception(errors.CancelledError("the chunk was cancelled"))
+        except Exception as exc:
+            if not box.done():
+                box.set_exception(exc)
+        else:
+            if not box.done():
+                box.set_result(value)
+
+    def _break(self, message: str) -> None:
+        """The scheduler is gone: chunks in flight end as cancelled (not done: a rerun renders
+        them), and :attr:`broken` stops the run."""
+        self.broken = errors.ServerError(message, field="scheduler", value=self._address)
+        for box in list(self._boxes.values()):
+            if not box.done():
+                box.set_exception(errors.CancelledError(message))
+
+    def _check_client(self) -> None:
+        """Break when the client lost its scheduler. Dask cancels every future of a client
+        whose connection dropped (it then tries to reconnect, and closes if it cannot), so
+        the chunks in flight are gone either way: the run stops and a rerun resumes it."""
+        status = str(getattr(self.client, "status", "running"))
+        if self.broken is None and not self._closed and status != "running":
+            self._break(
+                f"lost the Dask scheduler (client {status}); rerun the same command to "
+                "resume: what is done is skipped"
+            )
+
+    async def _watch_client(self) -> None:
+        while not self._closed and self.broken is None:
+            await asyncio.sleep(0.5)
+            self._check_client()
+
     def _cancel_later(self, future: Any) -> None:
-        with contextlib.suppress(Exception):
-            task = asyncio.ensure_future(self.client.cancel([future]))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        async def cancel() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.cancel([future]), 5.0)
+
+        task = asyncio.ensure_future(cancel())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def request_stop(self, tag: str) -> None:
         """Make the running chunks of run ``tag`` return after the output each one is on."""
+        if self.broken is not None:
+            return  # no scheduler to reach; its chunks are gone
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.client.run(request_stop_here, tag), 5.0)
 
     async def cancel_tag(self, tag: str, *, wait: bool = True) -> None:
         """Stop the run's running chunks (cooperatively) and drop its queued ones."""
+        if self.broken is not None:
+            return
         await self.request_stop(tag)
         futures = [f for t, f in self._futures.values() if t == tag]
         if futures:
@@ -430,18 +500,20 @@ class DaskPool:
         if self._closed:
             return
         self._closed = True
+        self._monitor.cancel()
         client, cluster = self.client, self.cluster
-        if cancel and self._futures:
+        lost = self.broken is not None
+        if cancel and self._futures and not lost:
             with contextlib.suppress(Exception):
                 futures = [f for _, f in self._futures.values()]
                 await asyncio.wait_for(client.cancel(futures), 5.0)
         with contextlib.suppress(Exception):
             client.unsubscribe_topic("all")
-        if self.plugin_name is not None and cluster is None:
+        if self.plugin_name is not None and cluster is None and not lost:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.unregister_worker_plugin(self.plugin_name), 5.0)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.close(), _CLOSE_TIMEOUT)
+            await asyncio.wait_for(client.close(), 2.0 if lost else _CLOSE_TIMEOUT)
         if cluster is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(cluster.close(), _CLOSE_TIMEOUT)

@@ -30,7 +30,7 @@ distributed = pytest.importorskip(
 from fastshare import _cli_backfill  # noqa: E402
 from fastshare.backfiller import backfill  # noqa: E402
 from fastshare.dask_engine import SCHEDULER_CONFIG, local_cluster_kwargs  # noqa: E402
-from fastshare.errors import ClientError, ValueRangeError  # noqa: E402
+from fastshare.errors import ClientError, ServerError, ValueRangeError  # noqa: E402
 from fastshare.registry import Registry  # noqa: E402
 from fastshare.stores import DirectoryStore  # noqa: E402
 
@@ -451,3 +451,48 @@ def test_an_unreachable_scheduler_is_a_clear_error(
     # nothing was rendered; the local engine then does the whole job
     summary = backfill(template, util.tiny_items(5), out=out, targets=["64x64"], workers=1)
     assert (summary.rendered, summary.skipped) == (5, 0)
+
+
+def test_losing_the_scheduler_stops_the_run_and_a_rerun_resumes(tmp_path: Path) -> None:
+    import dask
+
+    template = util.write_tiny_template(tmp_path)
+    items = util.tiny_items(400)
+    out, db = tmp_path / "out", tmp_path / "registry.sqlite"
+    store = HangOnceStore(out, hang_on="never-matches", marker=tmp_path / "unused")
+    with dask.config.set(SCHEDULER_CONFIG):
+        doomed = distributed.LocalCluster(**local_cluster_kwargs(1))
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["summary"] = backfill(
+                template, items, out=store, db=db, targets=["120x63"], engine="dask",
+                scheduler=doomed.scheduler_address, batch_size=10,
+            )  # fmt: skip
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("item-*"))) < 30 and thread.is_alive():
+            assert time.monotonic() < deadline, "the run did not get going"
+            time.sleep(0.01)
+    finally:
+        doomed.close(timeout=30)
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the run hung after its scheduler went away"
+    error = outcome.get("error")
+    assert isinstance(error, ServerError), outcome
+    assert "lost the Dask scheduler" in str(error) and "rerun" in str(error)
+    with Registry(db, readonly=True) as reg:
+        assert reg.runs()[0]["status"] == "interrupted" and reg.inflight() == []
+        recorded = len(list(reg.outputs()))
+    assert 0 < recorded < 400
+    # every recorded file is complete; a rerun (here on the local engine) does the rest
+    resumed = backfill(template, items, out=out, db=db, targets=["120x63"], workers=1)
+    assert resumed.ok and resumed.skipped >= recorded
+    assert resumed.skipped + resumed.rendered == 400
+    check_exactly_once(out, db, expected_files(items, ["120x63"]))
