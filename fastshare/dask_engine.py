@@ -554,6 +554,7 @@ async def start_pool(
     )
     cluster: Any = None
     client: Any = None
+    pool: DaskPool | None = None
     field, value = ("local", local) if local is not None else ("scheduler", scheduler)
     try:
         if local is not None:
@@ -598,6 +599,9 @@ async def start_pool(
         pool._nthreads = max(1, sum(int(n) for n in counts.values()))
         return pool
     except BaseException:
+        if pool is not None:
+            pool._closed = True
+            pool._monitor.cancel()
         if client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.close(), _CLOSE_TIMEOUT)
