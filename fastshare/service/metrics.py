@@ -8,6 +8,7 @@ status codes, outcome names), never taken from request data.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -41,7 +42,7 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-class _Metric:
+class _Metric(abc.ABC):
     kind = ""
 
     def __init__(self, name: str, help_text: str, labels: Sequence[str] = ()) -> None:
@@ -52,8 +53,9 @@ class _Metric:
     def header(self) -> list[str]:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
 
-    def samples(self) -> list[str]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def samples(self) -> list[str]:
+        """The exposition lines of this metric's samples."""
 
 
 class Counter(_Metric):
