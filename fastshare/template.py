@@ -693,6 +693,25 @@ def _parse_rect(
     )
 
 
+def _parse_fit_range(check: Checker, value: Any, where: str) -> tuple[float, float]:
+    """An auto-fit range ``[min, max]`` of font sizes in px."""
+    if not isinstance(value, list) or len(value) != 2:
+        check.add(where, "a fit range is [min, max] font sizes", value)
+        return (16.0, 32.0)
+
+    def size(item: Any, field: str, default: float) -> float:
+        number = check.number_value(
+            item, field, default, minimum=0.0, maximum=2000.0, exclusive_minimum=True
+        )
+        return number or default
+
+    low = size(value[0], f"{where}[0]", 16.0)
+    high = size(value[1], f"{where}[1]", low)
+    if low > high:
+        check.add(where, "fit range minimum is above its maximum", value)
+    return (low, high)
+
+
 def _parse_text(
     check: Checker, table: Mapping[str, Any], where: str, common: dict[str, Any]
 ) -> TextLayer:
@@ -730,25 +749,8 @@ def _parse_text(
     size = 32.0
     fit: tuple[float, float] | None = None
     if isinstance(size_raw, list):
-        if len(size_raw) != 2:
-            check.add(f"{where}.size", "a fit range is [min, max]", size_raw)
-        else:
-            low = (
-                check.number_value(
-                    size_raw[0], f"{where}.size[0]", 16.0, minimum=0.0, exclusive_minimum=True
-                )
-                or 16.0
-            )
-            high = (
-                check.number_value(
-                    size_raw[1], f"{where}.size[1]", low, minimum=0.0, exclusive_minimum=True
-                )
-                or low
-            )
-            if low > high:
-                check.add(f"{where}.size", "fit range minimum is above its maximum", size_raw)
-            fit = (low, high)
-            size = high
+        fit = _parse_fit_range(check, size_raw, f"{where}.size")
+        size = fit[1]
     else:
         size = (
             check.number_value(
@@ -757,25 +759,7 @@ def _parse_text(
             or 32.0
         )
     if "fit" in table:
-        fit_raw = table["fit"]
-        if not isinstance(fit_raw, list) or len(fit_raw) != 2:
-            check.add(f"{where}.fit", "expected [min, max] font sizes", fit_raw)
-        else:
-            low = (
-                check.number_value(
-                    fit_raw[0], f"{where}.fit[0]", 16.0, minimum=0.0, exclusive_minimum=True
-                )
-                or 16.0
-            )
-            high = (
-                check.number_value(
-                    fit_raw[1], f"{where}.fit[1]", low, minimum=0.0, exclusive_minimum=True
-                )
-                or low
-            )
-            if low > high:
-                check.add(f"{where}.fit", "fit range minimum is above its maximum", fit_raw)
-            fit = (low, high)
+        fit = _parse_fit_range(check, table["fit"], f"{where}.fit")
     fill_raw = table.get("fill", table.get("color", "#000000"))
     if "fill" in table and "color" in table:
         check.add(f"{where}.color", "give fill or color, not both", table.get("color"))
