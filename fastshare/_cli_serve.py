@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastshare.errors import ClientError
-
 __all__ = ["main", "register"]
 
 EXIT_OK = 0
@@ -186,21 +184,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point (``python -m fastshare._cli_serve``), same exit codes as the CLI."""
-    parser = argparse.ArgumentParser(prog="fastshare", formatter_class=_formatter)
-    register(parser.add_subparsers(dest="command", metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return EXIT_USAGE
-    try:
-        code: int = args.func(args)
-    except ClientError as exc:
-        print(f"fastshare: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
-    return code
+    """``python -m fastshare._cli_serve``: the ``fastshare`` command line, same exit codes."""
+    from fastshare.cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
