@@ -31,6 +31,7 @@ compositing kernels (``kernels.shapes``, ``kernels.composite``).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -92,27 +93,14 @@ def atan2_turns(y: np.float32, x: np.float32) -> np.float32:
 
 
 @kernel
-def _fill_bytes3(out: np.ndarray, c0: np.int64, c1: np.int64, c2: np.int64) -> None:
-    """Fill a flat row of 3·n bytes with one colour (doubling copies, vectorised)."""
-    nb = out.shape[0]
-    if nb < 3:
-        return
-    out[0] = c0
-    out[1] = c1
-    out[2] = c2
-    m = 3
-    while m < nb:
-        k = min(m, nb - m)
-        src = out[:k]
-        tgt = out[m : m + k]
-        for i in range(k):
-            tgt[i] = src[i]
-        m += k
-
-
-@kernel
-def _fill_floats3(out: np.ndarray, c0: np.float32, c1: np.float32, c2: np.float32) -> None:
-    """Fill a float32 row of 3·n values with a repeating 3-value pattern (doubling copies)."""
+def _fill_pattern3(
+    out: np.ndarray,
+    c0: np.number[Any] | float,
+    c1: np.number[Any] | float,
+    c2: np.number[Any] | float,
+) -> None:
+    """Fill a flat row of 3·n values (uint8 bytes or float32) with a repeating 3-value pattern,
+    by doubling copies (vectorised); numba compiles one specialisation per row dtype."""
     nb = out.shape[0]
     if nb < 3:
         return
@@ -221,8 +209,8 @@ def linear_gradient(
             else:  # a hard stop: the segment is empty, never painted
                 ar[c] = col[r, c]
                 sr[c] = 0.0
-        _fill_floats3(a[r], ar[0], ar[1], ar[2])
-        _fill_floats3(s[r], sr[0], sr[1], sr[2])
+        _fill_pattern3(a[r], ar[0], ar[1], ar[2])
+        _fill_pattern3(s[r], sr[0], sr[1], sr[2])
 
     bounds = np.empty(k_stops + 2, np.int64)
     same_rows = dty == 0.0 and not dither
@@ -245,7 +233,7 @@ def linear_gradient(
                 c0 = np.int64(min(max(a[r, 0] + s[r, 0] * t32 + 0.5, 0.0), 255.0))
                 c1 = np.int64(min(max(a[r, 1] + s[r, 1] * t32 + 0.5, 0.0), 255.0))
                 c2 = np.int64(min(max(a[r, 2] + s[r, 2] * t32 + 0.5, 0.0), 255.0))
-                _fill_bytes3(row, c0, c1, c2)
+                _fill_pattern3(row, c0, c1, c2)
             elif dither:
                 _ramp_bytes_dither(row, a[r], s[r], tx, trow, drow)
             else:
@@ -298,7 +286,7 @@ def _paint_region(
     if dither:
         _ramp_bytes_dither(row[b0:b1], a[b0:b1], s[b0:b1], tx[b0:b1], trow, drow[b0:b1])
     elif r == 0 or r == k_stops:
-        _fill_bytes3(
+        _fill_pattern3(
             row[b0:b1],
             np.int64(min(max(a[0] + 0.5, 0.0), 255.0)),
             np.int64(min(max(a[1] + 0.5, 0.0), 255.0)),
