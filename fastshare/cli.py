@@ -220,8 +220,10 @@ def _load_item(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from fastshare.encoders import encode_to, format_from_path
+    from fastshare.encoders import encode, format_from_path
     from fastshare.renderer import Renderer
+    from fastshare.sinks import extension_for
+    from fastshare.stores import write_atomic
     from fastshare.targets import parse_targets
     from fastshare.template import load_template
 
@@ -236,9 +238,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     for target in targets:
         started = time.perf_counter()
         frame = renderer.render(template, item, target)
-        path = out / f"{target.name}.{_ext(fmt)}" if many else out
+        path = out / f"{target.name}.{extension_for(fmt)}" if many else out
         path.parent.mkdir(parents=True, exist_ok=True)
-        size = _atomic_write(path, lambda f, fr=frame: encode_to(f, fr, fmt))
+        size = write_atomic(path, encode(frame, fmt))
         ms = (time.perf_counter() - started) * 1000
         row = {"target": target.name, "path": str(path), "bytes": size, "ms": round(ms, 2)}
         summary.append(row)
@@ -248,26 +250,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     return EXIT_OK
-
-
-def _ext(fmt: str) -> str:
-    return {"jpeg": "jpg"}.get(fmt.lower(), fmt.lower())
-
-
-def _atomic_write(path: Path, write: Any) -> int:
-    """Write through ``write(fileobj) -> bytes`` into a temp file beside ``path``, then rename."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            size = int(write(handle))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return size
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

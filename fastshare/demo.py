@@ -206,9 +206,10 @@ def run_demo(out_dir: Path, *, fmt: str = "png", quiet: bool = False) -> list[Pa
     has the fields it needs, at every preset target, written to
     ``out_dir/<template>/<item>/<target>.<ext>``; plus the kernel showcase in ``out_dir/showcase``.
     """
-    from fastshare.encoders import encode_to
+    from fastshare.encoders import encode
     from fastshare.examples import EXAMPLES, example_path, sample_items
     from fastshare.renderer import Renderer
+    from fastshare.stores import write_atomic
     from fastshare.targets import TARGETS
     from fastshare.template import load_template
 
@@ -231,10 +232,7 @@ def run_demo(out_dir: Path, *, fmt: str = "png", quiet: bool = False) -> list[Pa
             for target in TARGETS.values():
                 frame = renderer.render(template, item, target)
                 path = folder / f"{target.name}.{suffix}"
-                tmp = path.with_name(f".{path.name}.tmp")
-                with tmp.open("wb") as handle:
-                    encode_to(handle, frame, fmt)
-                tmp.replace(path)
+                write_atomic(path, encode(frame, fmt))
                 written.append(path)
                 if not quiet:
                     print(path)

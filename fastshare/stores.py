@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 import string
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -140,6 +141,36 @@ def _check_pattern(pattern: str) -> list[str]:
     return parts
 
 
+def write_atomic(
+    path: str | os.PathLike[str], data: bytes, *, temp: str | None = None, fsync: bool = False
+) -> int:
+    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename it
+    over ``path``: readers see the old file or the whole new one, never a partial file. The
+    temporary file is removed on any error. Returns the number of bytes written."""
+    target = os.fspath(path)
+    directory, name = os.path.split(target)
+    if temp is None:
+        temp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.{os.getpid()}.tmp")
+    try:
+        with open(temp, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    if fsync:
+        fd = os.open(directory or ".", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return len(data)
+
+
 class DirectoryStore:
     """Files under ``root`` named by ``pattern``; atomic writes; ``fsync`` for power-cut safety.
 
@@ -219,26 +250,8 @@ class DirectoryStore:
 
     def write(self, location: str, data: bytes, token: str) -> None:
         """Write ``data`` to ``location`` atomically (temporary file beside it, then rename)."""
-        directory = os.path.dirname(location)
-        os.makedirs(directory, exist_ok=True)
-        temp = self._temp(location, token)
-        try:
-            with open(temp, "wb") as fh:
-                fh.write(data)
-                if self.fsync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            os.replace(temp, location)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-        if self.fsync:
-            fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        os.makedirs(os.path.dirname(location), exist_ok=True)
+        write_atomic(location, data, temp=self._temp(location, token), fsync=self.fsync)
 
     def size(self, location: str) -> int | None:
         """The size of the file at ``location`` in bytes, or None when there is none."""

@@ -17,12 +17,12 @@ Thread safety: :func:`card_task` keeps per-process state behind a lock; the rest
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 from pathlib import Path
 from typing import Any
 
 from fastshare.errors import ValueRangeError
+from fastshare.stores import write_atomic
 
 __all__ = [
     "CARD",
@@ -163,15 +163,6 @@ def cold_start_code(impl: str, out: str | os.PathLike[str], fmt: str = "png") ->
 def write_file(path: Path, data: bytes) -> int:
     """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
 
-    The file gets the usual permissions (0666 minus the umask), as a plain ``open`` would give.
+    This is :func:`fastshare.stores.write_atomic`, the directory store's own write.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return len(data)
+    return write_atomic(path, data)
