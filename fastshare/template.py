@@ -677,7 +677,7 @@ def _parse_rect(
         stroke = check.color(stroke_raw, f"{where}.stroke")
         if "stroke_width" not in table:
             stroke_width = 1.0
-    if fill is None and stroke is None:
+    if fill_raw is None and stroke_raw is None:  # (an invalid one is already reported)
         check.add(where, f"a {kind} needs a fill or a stroke")
     radii = _parse_radii(check, table.get("radius"), f"{where}.radius")
     if kind == "ellipse" and "radius" in table:
