@@ -506,17 +506,18 @@ def _scaled_shadow(shadow: Shadow | None, scale: float) -> Shadow | None:
     return Shadow(shadow.color, shadow.blur * scale, shadow.dx * scale, shadow.dy * scale)
 
 
-_STYLE_CACHE: dict[tuple[Any, ...], TextStyle] = {}
+#: (id(layer), scale, valign, policy) → (layer, style); the layer is kept so its id stays valid
+_STYLE_CACHE: dict[tuple[Any, ...], tuple[TextLayer, TextStyle]] = {}
 _STYLE_LOCK = threading.Lock()
 
 
 def _text_style(
     layer: TextLayer, scale: float, valign: str, missing: MissingPolicy | None
 ) -> TextStyle:
-    key = (id(layer), layer, scale, valign, missing)
-    style = _STYLE_CACHE.get(key)
-    if style is not None:
-        return style
+    key = (id(layer), scale, valign, missing)
+    entry = _STYLE_CACHE.get(key)
+    if entry is not None and entry[0] is layer:
+        return entry[1]
     size = layer.size * scale
     size_range = None if layer.fit is None else (layer.fit[0] * scale, layer.fit[1] * scale)
     reference = size_range[1] if size_range else size
@@ -541,7 +542,7 @@ def _text_style(
     with _STYLE_LOCK:
         if len(_STYLE_CACHE) > 4096:
             _STYLE_CACHE.clear()
-        _STYLE_CACHE[key] = style
+        _STYLE_CACHE[key] = (layer, style)
     return style
 
 
