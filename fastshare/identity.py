@@ -312,12 +312,7 @@ class KeyBuilder:
         self._plans: dict[Target, str] = {}
         self._heads: dict[Target, str] = {}
         self._fields = self.template.fields
-        variants = [(self.template.layers, self.template.background)]
-        variants.extend(self.template.overridden.values())
-        self._has_images = any(
-            background.image is not None or any(isinstance(x, ImageLayer) for x in layers)
-            for layers, background in variants
-        )
+        self._has_images = any(isinstance(x, ImageLayer) for x in self.template.all_layers())
 
     @property
     def fonts(self) -> str:

@@ -18,7 +18,7 @@ import functools
 import hashlib
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -179,32 +179,35 @@ class Template:
         """The layers and background for ``target``, with its overrides applied."""
         return self.overridden.get(target.name, (self.layers, self.background))
 
+    def all_layers(self) -> Iterator[Layer]:
+        """Every layer of every target variant (base and overrides), background images included."""
+        for layers, background in [(self.layers, self.background), *self.overridden.values()]:
+            yield from layers
+            if background.image is not None:
+                yield background.image
+
     @property
     def fields(self) -> tuple[str, ...]:
         """Every item field the template reads (placeholders and ``when``), in order."""
         seen: dict[str, None] = {}
-        for layers, background in [(self.layers, self.background), *self.overridden.values()]:
-            all_layers = list(layers) + ([background.image] if background.image else [])
-            for layer in all_layers:
-                for name in _layer_fields(layer):
-                    seen.setdefault(name, None)
+        for layer in self.all_layers():
+            for name in _layer_fields(layer):
+                seen.setdefault(name, None)
         return tuple(seen)
 
     @property
     def required_fields(self) -> tuple[str, ...]:
         """Fields an item must have: placeholders without a default in layers without ``when``."""
         seen: dict[str, None] = {}
-        for layers, background in [(self.layers, self.background), *self.overridden.values()]:
-            all_layers = list(layers) + ([background.image] if background.image else [])
-            for layer in all_layers:
-                if layer.when:
-                    continue
-                pattern = layer.text if isinstance(layer, TextLayer) else None
-                if isinstance(layer, ImageLayer):
-                    pattern = layer.src
-                for part in pattern.parts if pattern is not None else ():
-                    if not isinstance(part, str) and part.default is None:
-                        seen.setdefault(part.name, None)
+        for layer in self.all_layers():
+            if layer.when:
+                continue
+            pattern = layer.text if isinstance(layer, TextLayer) else None
+            if isinstance(layer, ImageLayer):
+                pattern = layer.src
+            for part in pattern.parts if pattern is not None else ():
+                if not isinstance(part, str) and part.default is None:
+                    seen.setdefault(part.name, None)
         return tuple(seen)
 
     def config_hash(self) -> str:
